@@ -1,0 +1,37 @@
+# The two set-up commands (README): `make demo` and `make test`. Each bootstraps .venv itself.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck sqllint pytest clean benchmark-load benchmark-migrate venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/flytt demo
+
+test: $(STAMP) lint typecheck sqllint pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check flytt loaders syncd exposure sandbox tests
+	$(BIN)/ruff format --check flytt loaders syncd exposure sandbox tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+sqllint: $(STAMP)
+	eval "$$($(BIN)/flytt env)" && cd dbt_project && ../$(BIN)/sqlfluff lint --processes 2 models macros tests analyses
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .flytt dbt_project/target dbt_project/logs

@@ -1,0 +1,238 @@
+"""The `flytt` command line (typer + rich).
+
+Every command: reads the settings, opens (or starts) the warehouse, brings schema `flytt` up to
+date, records a run in `flytt.run`, does its work with progress on stderr, and ends with what it
+did in numbers. User mistakes end with one sentence on stderr and a non-zero exit code
+(`flytt.errors.UserError`); "not available yet" exits with 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from flytt import __version__
+from flytt.console import err, out
+from flytt.errors import NotAvailableYet, UserError
+from flytt.settings import Settings, load_settings
+from flytt.warehouse import Warehouse, resolve_warehouse
+
+app = typer.Typer(
+    name="flytt",
+    help="Move Altinn 2 correspondences to Altinn 3 and keep both sides in step.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+sandbox_app = typer.Typer(help="Local stand-ins: sandbox A2 data and A3/Dialogporten replicas.",
+                          no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _open() -> tuple[Settings, Warehouse]:
+    from flytt.control import upgrade
+
+    settings = load_settings()
+    warehouse = resolve_warehouse(settings)
+    upgrade(warehouse)
+    return settings, warehouse
+
+
+def _summary(title: str, counts: dict[str, Any]) -> None:
+    table = Table(title=title, show_header=False, title_justify="left", box=None)
+    for key, value in counts.items():
+        table.add_row(f"  {key}", str(value))
+    out.print(table)
+
+
+def _recorded(command: str, arguments: dict[str, Any], work: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    from flytt.control.runs import recorded_run
+
+    settings, warehouse = _open()
+    with recorded_run(warehouse, command, arguments) as run:
+        counts = work(settings, warehouse)
+        run.counts.update(counts)
+    return counts
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"flytt {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def demo(
+    size: Annotated[int, typer.Option(help="Sandbox correspondences to generate.", min=1)] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the sandbox generator.")] = 42,
+) -> None:
+    """Run the main job end to end: sandbox A2 data, load, build, migrate, expose, report.
+
+    Uses the embedded warehouse unless FLYTT_WAREHOUSE_DSN is set.
+    """
+    from flytt.demo import run_demo
+
+    run_demo(size=size, seed=seed)
+
+
+@sandbox_app.command("a2")
+def sandbox_a2(
+    size: Annotated[int, typer.Option(help="Number of correspondences.", min=1)] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same database.")] = 42,
+    url: Annotated[str | None, typer.Option(help="Target SQLAlchemy URL (default: SQLite file in the data folder).")] = None,
+) -> None:
+    """Generate a realistic sandbox Altinn 2 database."""
+    from sandbox.a2.generate import generate_a2
+
+    settings = load_settings()
+    counts = generate_a2(settings, size=size, seed=seed, url=url)
+    _summary(f"Sandbox A2 database: {sum(counts.values())} rows", counts)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve() -> None:
+    """Serve the A3, Dialogporten, Resource Registry and Maskinporten replicas on localhost."""
+    raise NotAvailableYet("flytt sandbox serve", 6)
+
+
+@app.command()
+def load() -> None:
+    """Load the A2 source tables into the warehouse schema a2_raw (dlt, incremental)."""
+    from loaders.pipeline import run_load
+
+    counts = _recorded("load", {}, run_load)
+    _summary(f"Loaded {sum(int(v) for v in counts.values())} rows into a2_raw", counts)
+
+
+@app.command()
+def build(
+    select: Annotated[str | None, typer.Option(help="dbt selector, e.g. 'staging' or 'marts+'.")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")] = False,
+) -> None:
+    """Build the A2 → A3 mapping with dbt (models and tests)."""
+    from flytt.build import run_build
+
+    counts = _recorded(
+        "build", {"select": select, "full_refresh": full_refresh},
+        lambda s, w: run_build(w, select=select, full_refresh=full_refresh),
+    )
+    _summary("dbt build", counts)
+    if counts.get("errors", 0) or counts.get("test_failures", 0):
+        raise UserError(
+            "dbt build finished with failures (see above); fix the models or data and run "
+            "`flytt build` again.", exit_code=1,
+        )
+
+
+@app.command()
+def migrate(
+    service: Annotated[list[str] | None, typer.Option(help="Only this service (A3 resource id); repeatable.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent, send nothing.")] = False,
+    newest_first: Annotated[bool, typer.Option("--newest-first", help="Newest elements first (default: oldest).")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many elements per service.", min=1)] = None,
+    reset: Annotated[int | None, typer.Option(help="Reset one element (A2 id) so it is migrated again.")] = None,
+) -> None:
+    """Deliver services, attachments and correspondences to the A3 migration API."""
+    from syncd.delivery import run_migrate
+
+    opts = {"services": service or [], "dry_run": dry_run, "newest_first": newest_first,
+            "limit": limit, "reset": reset}
+    counts = _recorded("migrate", opts, lambda s, w: run_migrate(s, w, **opts))
+    _summary("Migration to Altinn 3", counts)
+
+
+@app.command()
+def expose() -> None:
+    """Make migrated correspondences available in Dialogporten, newest first, and verify them."""
+    from exposure.expose import run_expose
+
+    counts = _recorded("expose", {}, run_expose)
+    _summary("Exposure in Dialogporten", counts)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show the control plane's view: elements per state and progress of the six steps."""
+    from flytt.status import collect_status
+
+    _, warehouse = _open()
+    doc = collect_status(warehouse)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    from flytt.report import print_status
+
+    print_status(doc)
+
+
+@app.command()
+def report(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Report failures, quarantine reasons and mismatches, with counts."""
+    from flytt.report import collect_report, print_report
+
+    _, warehouse = _open()
+    doc = collect_report(warehouse)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        return
+    print_report(doc)
+
+
+@app.command()
+def docs(
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the site after generating it.")] = True,
+    port: Annotated[int, typer.Option(help="Port for the docs server (localhost).")] = 8080,
+) -> None:
+    """Generate dbt docs (the A2 → A3 mapping review) and serve them on localhost."""
+    from flytt.docs import generate_docs, serve_docs
+
+    _, warehouse = _open()
+    site = generate_docs(warehouse)
+    out.print(f"dbt docs generated in {site}")
+    if serve:
+        serve_docs(site, port)
+
+
+@app.command()
+def env() -> None:
+    """Print export lines for the warehouse: eval "$(flytt env)" before dbt or psql."""
+    import shlex
+
+    settings = load_settings()
+    warehouse = resolve_warehouse(settings)
+    for key, value in warehouse.libpq_env().items():
+        sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `flytt` console script; turns user mistakes into one clear line."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors (typer vendors its own click)
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted; run the same command again to resume.")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+__all__ = ["app", "main"]

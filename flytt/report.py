@@ -1,0 +1,128 @@
+"""`flytt report` and the human form of `flytt status`.
+
+The report document (JSON with `--json`):
+
+    {"counts_by_state": {...},
+     "failed_by_error": [{"error_code": str, "elements": n}],
+     "failed": [{"a2_correspondence_id": n, "error_code": str, "attempts": n}],   # first 100
+     "quarantine_by_reason": [{"source": "mapping"|"delivery", "reason_code": str, "rows": n}],
+     "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}]}
+
+Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from rich.table import Table
+
+from flytt.console import out
+from flytt.status import collect_status
+from flytt.warehouse import Warehouse
+
+
+def _table_exists(conn: sa.Connection, qualified: str) -> bool:
+    return conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": qualified}).scalar()
+
+
+def collect_report(warehouse: Warehouse) -> dict[str, Any]:
+    """Gather the report document described in the module docstring from schema `flytt` (and
+    the dbt mart `a3.quarantine` when it has been built)."""
+    status = collect_status(warehouse)
+    with warehouse.engine.connect() as conn:
+        failed_by_error = [
+            {"error_code": code or "unknown", "elements": int(n)}
+            for code, n in conn.execute(sa.text(
+                "select last_error_code, count(*) from flytt.element_state "
+                "where state = 'failed' group by 1 order by 2 desc, 1"))
+        ]
+        failed = [
+            {"a2_correspondence_id": i, "error_code": code, "attempts": a}
+            for i, code, a in conn.execute(sa.text(
+                "select a2_correspondence_id, last_error_code, attempts from flytt.element_state "
+                "where state = 'failed' order by a2_correspondence_id limit 100"))
+        ]
+        quarantine = [
+            {"source": "delivery", "reason_code": code, "rows": int(n)}
+            for code, n in conn.execute(sa.text(
+                "select reason_code, count(*) from flytt.quarantine group by 1 order by 2 desc, 1"))
+        ]
+        if _table_exists(conn, "a3.quarantine"):
+            quarantine += [
+                {"source": "mapping", "reason_code": code, "rows": int(n)}
+                for code, n in conn.execute(sa.text(
+                    "select reason_code, count(*) from a3.quarantine group by 1 order by 2 desc, 1"))
+            ]
+        runs = [
+            dict(row._mapping)
+            for row in conn.execute(sa.text(
+                "select run_id, command, status, started_at, finished_at, counts "
+                "from flytt.run order by run_id desc limit 10"))
+        ]
+    return {
+        "counts_by_state": status["counts_by_state"],
+        "failed_by_error": failed_by_error,
+        "failed": failed,
+        "quarantine_by_reason": quarantine,
+        "recent_runs": runs,
+    }
+
+
+def print_status(doc: dict[str, Any]) -> None:
+    """Print a status document (see `flytt.status`) as two tables."""
+    if doc["nothing_migrated"]:
+        out.print("Nothing has been migrated yet.")
+    states = Table(title="Elements by state", title_justify="left")
+    states.add_column("state")
+    states.add_column("elements", justify="right")
+    for state, n in doc["counts_by_state"].items():
+        states.add_row(state, str(n))
+    out.print(states)
+    steps = Table(title="Transition steps", title_justify="left")
+    steps.add_column("step")
+    steps.add_column("what")
+    steps.add_column("state")
+    steps.add_column("counted so far")
+    for key, step in doc["steps"].items():
+        extra = ", ".join(
+            f"{k} {v}" for k, v in step.items() if k not in {"state", "title"}
+            and not isinstance(v, dict | list)
+        )
+        steps.add_row(key, step["title"], step["state"], extra)
+    out.print(steps)
+
+
+def print_report(doc: dict[str, Any]) -> None:
+    """Print a report document as tables; empty sections say so in one line."""
+    total = sum(doc["counts_by_state"].values())
+    out.print(f"Elements tracked: {total}")
+    if doc["failed_by_error"]:
+        t = Table(title="Failed elements by last error code", title_justify="left")
+        t.add_column("error code")
+        t.add_column("elements", justify="right")
+        for row in doc["failed_by_error"]:
+            t.add_row(row["error_code"], str(row["elements"]))
+        out.print(t)
+    else:
+        out.print("No failed elements.")
+    if doc["quarantine_by_reason"]:
+        t = Table(title="Quarantine by reason", title_justify="left")
+        t.add_column("found at")
+        t.add_column("reason code")
+        t.add_column("rows", justify="right")
+        for row in doc["quarantine_by_reason"]:
+            t.add_row(row["source"], row["reason_code"], str(row["rows"]))
+        out.print(t)
+    else:
+        out.print("Nothing in quarantine.")
+    if doc["recent_runs"]:
+        t = Table(title="Recent runs", title_justify="left")
+        for col in ("run", "command", "status", "started (UTC)", "counts"):
+            t.add_column(col)
+        for r in doc["recent_runs"]:
+            counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items())
+            t.add_row(str(r["run_id"]), r["command"], r["status"],
+                      r["started_at"].strftime("%Y-%m-%d %H:%M:%S"), counts)
+        out.print(t)

@@ -1,0 +1,198 @@
+"""The one settings object for every part of flytt.
+
+Sources, highest priority first:
+1. keyword arguments (tests),
+2. environment variables `FLYTT_<FIELD>` (e.g. `FLYTT_WAREHOUSE_DSN`),
+3. secret files `<secrets_dir>/flytt_<field>` (Docker/Kubernetes secrets; `FLYTT_SECRETS_DIR`),
+4. the TOML file `flytt.toml` in the working directory, or the file named by `FLYTT_CONFIG`.
+
+Secrets (passwords, private keys, tokens) are read only from the environment or from files:
+a TOML file that holds a secret field, or a URL with a password in it, is refused with a
+`UserError` that names the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from flytt.errors import UserError
+
+SECRET_FIELDS = frozenset(
+    {"warehouse_password", "a2_source_password", "maskinporten_key", "a3_token"}
+)
+URL_FIELDS = frozenset({"warehouse_dsn", "a2_source_url"})
+
+
+def config_path() -> Path:
+    """Path of the TOML settings file: `$FLYTT_CONFIG` or `./flytt.toml` (may not exist)."""
+    return Path(os.environ.get("FLYTT_CONFIG", "flytt.toml"))
+
+
+class _CheckedToml(TomlConfigSettingsSource):
+    """TOML source that refuses secrets: they belong in the environment or in files."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        for key, value in data.items():
+            if key in SECRET_FIELDS:
+                raise UserError(
+                    f"{config_path()} sets the secret '{key}'; remove it there and set "
+                    f"FLYTT_{key.upper()} in the environment or a secret file instead."
+                )
+            if key in URL_FIELDS and isinstance(value, str) and _url_has_password(value):
+                raise UserError(
+                    f"{config_path()} puts a password inside '{key}'; remove it there and set "
+                    f"FLYTT_{key.upper().replace('_DSN', '').replace('_URL', '')}_PASSWORD "
+                    "in the environment instead."
+                )
+        return data
+
+
+def _url_has_password(url: str) -> bool:
+    try:
+        return make_url(url).password not in (None, "")
+    except ArgumentError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Settings shared by the command line, the loaders, the daemon and exposure.
+
+    Every field maps to `FLYTT_<FIELD>`; times are in UTC unless a field says otherwise.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLYTT_",
+        extra="ignore",
+        secrets_dir=os.environ.get("FLYTT_SECRETS_DIR") or None,
+    )
+
+    # --- local state -------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path(".flytt"),
+        description="Folder for local state: the embedded warehouse (pg/), the sandbox A2 "
+        "database, dlt's working directory.",
+    )
+
+    # --- warehouse ---------------------------------------------------------------------
+    warehouse_dsn: str | None = Field(
+        None,
+        description="PostgreSQL DSN of the warehouse, e.g. postgresql://flytt@db:5432/flytt. "
+        "Unset: an embedded PostgreSQL is started in <data_dir>/pg.",
+    )
+    warehouse_password: SecretStr | None = Field(
+        None, description="Password for the warehouse DSN (environment or secret file only)."
+    )
+
+    # --- Altinn 2 source ---------------------------------------------------------------
+    a2_source_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the A2 source (mssql+pyodbc://, mysql+pymysql://, "
+        "postgresql+psycopg2://, sqlite:///). Unset: the sandbox file <data_dir>/a2.sqlite.",
+    )
+    a2_source_password: SecretStr | None = Field(
+        None, description="Password for the A2 source URL (environment or secret file only)."
+    )
+    a2_table_map: Path | None = Field(
+        None,
+        description="YAML file mapping contract tables/columns to the physical A2 names; "
+        "unset: the sandbox's names.",
+    )
+
+    # --- Altinn 3 and Dialogporten -----------------------------------------------------
+    a3_base_url: str = Field(
+        "http://127.0.0.1:8731", description="Base URL of the A3 Correspondence API."
+    )
+    dialogporten_base_url: str = Field(
+        "http://127.0.0.1:8732", description="Base URL of Dialogporten (service-owner API)."
+    )
+    resource_registry_base_url: str = Field(
+        "http://127.0.0.1:8733", description="Base URL of the A3 Resource Registry."
+    )
+    maskinporten_token_url: str = Field(
+        "http://127.0.0.1:8734/token", description="Maskinporten token endpoint."
+    )
+    maskinporten_client_id: str = Field(
+        "flytt-sandbox", description="Maskinporten client id (the integration's id)."
+    )
+    maskinporten_key_file: Path | None = Field(
+        None, description="PEM file with the private key that signs Maskinporten assertions."
+    )
+    maskinporten_key: SecretStr | None = Field(
+        None, description="PEM private key itself (environment or secret file only)."
+    )
+
+    # --- per-run limits ----------------------------------------------------------------
+    batch_size: int = Field(500, ge=1, description="Elements claimed per batch.")
+    max_per_service: int | None = Field(
+        None, ge=1, description="Upper bound of elements per service and run (unset: no bound)."
+    )
+    concurrency: int = Field(8, ge=1, le=256, description="Parallel requests to A3.")
+    max_attempts: int = Field(5, ge=1, description="Attempts before an element is 'failed'.")
+    lease_seconds: int = Field(300, ge=10, description="Lease length of a claimed element.")
+    cutover_year: int = Field(2025, ge=2006, le=2100, description="Exposure starts here.")
+    ready_services: list[str] = Field(
+        default_factory=list,
+        description="Services (A3 resource ids) whose delegations are in sync, so their "
+        "elements may be exposed. Empty: none.",
+    )
+
+    @field_validator("warehouse_dsn", "a2_source_url")
+    @classmethod
+    def _valid_url(cls, value: str | None, info: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "is not a URL of the form driver://user@host:port/database"
+            ) from None
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = _CheckedToml(settings_cls, toml_file=config_path())
+        return (init_settings, env_settings, file_secret_settings, toml)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from environment, secret files and `flytt.toml`.
+
+    Args:
+        overrides: field values that win over every other source (used by tests).
+
+    Returns:
+        A validated `Settings`.
+
+    Raises:
+        UserError: a value is invalid; the message names the `FLYTT_*` variable to fix.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        raise UserError(
+            f"Setting FLYTT_{field.upper()} {err['msg'].removeprefix('Value error, ')}; "
+            f"fix it in the environment or in {config_path()}."
+        ) from None

@@ -1,0 +1,107 @@
+"""`flytt status`: the control plane's view of the six transition steps (DESIGN §1).
+
+Shape (stable; later issues add keys, never remove or rename them):
+
+    {"counts_by_state": {state: n, ...},          # every ElementState, zeros included
+     "steps": {"1.1": {"state": ..., ...}, "1.2": ..., "2.1": ..., "2.2": ...,
+               "3": ..., "4": ..., "5": ..., "6": ...},
+     "nothing_migrated": bool}
+
+Each step has `state` in not_started / running / done and the numbers counted so far.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from flytt.control.states import ELEMENT_STATES
+from flytt.warehouse import Warehouse
+
+STEP_TITLES: dict[str, str] = {
+    "1.1": "Migrate historical correspondences and attachments",
+    "1.2": "Migrate service configuration (resources and policies)",
+    "2.1": "Continuously migrate new correspondences",
+    "2.2": "Sync status changes on migrated correspondences",
+    "3": "Migrate delegations",
+    "4": "Sync delegation grants and revocations",
+    "5": "Make migrated correspondences available (Dialogporten)",
+    "6": "Steady state",
+}
+MIGRATED_STATES = ("migrated", "available", "a2_blocked")
+PENDING_STATES = ("discovered", "eligible")
+
+
+def _running(conn: sa.Connection, command: str) -> bool:
+    return bool(
+        conn.execute(
+            sa.text("select 1 from flytt.run where command = :c and status = 'running' limit 1"),
+            {"c": command},
+        ).scalar()
+    )
+
+
+def _progress_state(done: int, pending: int, running: bool) -> str:
+    if running or (done and pending):
+        return "running"
+    if done and not pending:
+        return "done"
+    return "not_started"
+
+
+def collect_status(warehouse: Warehouse) -> dict[str, Any]:
+    """Read schema `flytt` and return the status document described in the module docstring.
+
+    Input: an upgraded warehouse. Output: plain JSON-serialisable dict. Raises nothing for an
+    empty warehouse: every count is then 0 and every step `not_started`.
+    """
+    with warehouse.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select state, count(*) from flytt.element_state group by state")
+        ).all()
+        counts = {state: 0 for state in ELEMENT_STATES}
+        counts.update({str(state): int(n) for state, n in rows})
+        services = conn.execute(
+            sa.text(
+                "select count(*), count(policy_uploaded_at), count(delegations_synced_at) "
+                "from flytt.service_state"
+            )
+        ).one()
+        migrate_running = _running(conn, "migrate")
+        expose_running = _running(conn, "expose")
+
+    migrated = sum(counts[s] for s in MIGRATED_STATES)
+    pending = sum(counts[s] for s in PENDING_STATES)
+    available = counts["available"] + counts["a2_blocked"]
+    steps: dict[str, dict[str, Any]] = {
+        "1.1": {
+            "state": _progress_state(migrated, pending, migrate_running),
+            "elements": sum(counts.values()),
+            "migrated": migrated,
+            "pending": pending,
+            "failed": counts["failed"],
+            "quarantined": counts["quarantined"],
+            "excluded": counts["excluded"],
+        },
+        "1.2": {
+            "state": _progress_state(
+                int(services[1]), int(services[0]) - int(services[1]), migrate_running
+            ),
+            "services": int(services[0]),
+            "delivered": int(services[1]),
+        },
+        "2.1": {"state": "not_started"},
+        "2.2": {"state": "not_started"},
+        "3": {"state": "not_started", "services_synced": int(services[2])},
+        "4": {"state": "not_started"},
+        "5": {
+            "state": _progress_state(available, counts["migrated"], expose_running),
+            "available": available,
+            "waiting": counts["migrated"],
+        },
+        "6": {"state": "not_started"},
+    }
+    for key, step in steps.items():
+        step["title"] = STEP_TITLES[key]
+    return {"counts_by_state": counts, "steps": steps, "nothing_migrated": migrated == 0}

@@ -1,0 +1,47 @@
+import json
+from pathlib import Path
+
+from flytt.warehouse import Warehouse
+
+from .cli import run_flytt
+from .conftest import cli_env
+
+COMMANDS = ("demo", "sandbox", "load", "build", "migrate", "expose", "status", "report", "docs")
+
+
+def test_help_lists_the_commands() -> None:
+    res = run_flytt("--help", env={"COLUMNS": "200"})
+    assert res.returncode == 0
+    for command in COMMANDS:
+        assert f" {command} " in res.stdout, command
+
+
+def test_status_json_on_a_new_warehouse(warehouse: Warehouse, tmp_path: Path) -> None:
+    res = run_flytt("status", "--json", env=cli_env(warehouse, tmp_path))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert set(doc) >= {"counts_by_state", "steps"}
+    assert set(doc["steps"]) == {"1.1", "1.2", "2.1", "2.2", "3", "4", "5", "6"}
+    assert all(step["state"] == "not_started" for step in doc["steps"].values())
+    assert sum(doc["counts_by_state"].values()) == 0
+    assert doc["nothing_migrated"] is True
+
+
+def test_status_text_says_nothing_migrated(warehouse: Warehouse, tmp_path: Path) -> None:
+    res = run_flytt("status", env=cli_env(warehouse, tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "Nothing has been migrated yet." in res.stdout
+
+
+def test_runs_are_recorded(warehouse: Warehouse, tmp_path: Path) -> None:
+    res = run_flytt("report", "--json", env=cli_env(warehouse, tmp_path))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["failed"] == [] and doc["quarantine_by_reason"] == []
+
+
+def test_bad_option_is_one_clear_line(tmp_path: Path) -> None:
+    res = run_flytt("migrate", "--limit", "zero", env={"FLYTT_DATA_DIR": str(tmp_path)})
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert "--limit" in res.stderr
