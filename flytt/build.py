@@ -8,6 +8,7 @@ from typing import Any
 from flytt.dbt import run_dbt
 from flytt.warehouse import Warehouse
 
+
 def run_build(
     warehouse: Warehouse, select: str | None = None, full_refresh: bool = False
 ) -> dict[str, Any]:
@@ -26,8 +27,9 @@ def run_build(
     result = run_dbt(warehouse, args)  # dbt prints its own per-node progress
     return {
         "models": sum(
-            1 for n in result.nodes if n.resource_type in {"model", "seed", "snapshot"}
-            and n.status == "success"
+            1
+            for n in result.nodes
+            if n.resource_type in {"model", "seed", "snapshot"} and n.status == "success"
         ),
         "tests_passed": result.count("pass"),
         "test_failures": result.count("fail"),

@@ -30,8 +30,9 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-sandbox_app = typer.Typer(help="Local stand-ins: sandbox A2 data and A3/Dialogporten replicas.",
-                          no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="Local stand-ins: sandbox A2 data and A3/Dialogporten replicas.", no_args_is_help=True
+)
 app.add_typer(sandbox_app, name="sandbox")
 
 
@@ -51,7 +52,9 @@ def _summary(title: str, counts: dict[str, Any]) -> None:
     out.print(table)
 
 
-def _recorded(command: str, arguments: dict[str, Any], work: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _recorded(
+    command: str, arguments: dict[str, Any], work: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
     from flytt.control.runs import recorded_run
 
     settings, warehouse = _open()
@@ -88,7 +91,10 @@ def demo(
 def sandbox_a2(
     size: Annotated[int, typer.Option(help="Number of correspondences.", min=1)] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same database.")] = 42,
-    url: Annotated[str | None, typer.Option(help="Target SQLAlchemy URL (default: SQLite file in the data folder).")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Target SQLAlchemy URL (default: SQLite file in the data folder)."),
+    ] = None,
 ) -> None:
     """Generate a realistic sandbox Altinn 2 database."""
     from sandbox.a2.generate import generate_a2
@@ -115,37 +121,58 @@ def load() -> None:
 
 @app.command()
 def build(
-    select: Annotated[str | None, typer.Option(help="dbt selector, e.g. 'staging' or 'marts+'.")] = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")] = False,
+    select: Annotated[
+        str | None, typer.Option(help="dbt selector, e.g. 'staging' or 'marts+'.")
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
 ) -> None:
     """Build the A2 → A3 mapping with dbt (models and tests)."""
     from flytt.build import run_build
 
     counts = _recorded(
-        "build", {"select": select, "full_refresh": full_refresh},
+        "build",
+        {"select": select, "full_refresh": full_refresh},
         lambda s, w: run_build(w, select=select, full_refresh=full_refresh),
     )
     _summary("dbt build", counts)
     if counts.get("errors", 0) or counts.get("test_failures", 0):
         raise UserError(
             "dbt build finished with failures (see above); fix the models or data and run "
-            "`flytt build` again.", exit_code=1,
+            "`flytt build` again.",
+            exit_code=1,
         )
 
 
 @app.command()
 def migrate(
-    service: Annotated[list[str] | None, typer.Option(help="Only this service (A3 resource id); repeatable.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent, send nothing.")] = False,
-    newest_first: Annotated[bool, typer.Option("--newest-first", help="Newest elements first (default: oldest).")] = False,
-    limit: Annotated[int | None, typer.Option(help="At most this many elements per service.", min=1)] = None,
-    reset: Annotated[int | None, typer.Option(help="Reset one element (A2 id) so it is migrated again.")] = None,
+    service: Annotated[
+        list[str] | None, typer.Option(help="Only this service (A3 resource id); repeatable.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent, send nothing.")
+    ] = False,
+    newest_first: Annotated[
+        bool, typer.Option("--newest-first", help="Newest elements first (default: oldest).")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many elements per service.", min=1)
+    ] = None,
+    reset: Annotated[
+        int | None, typer.Option(help="Reset one element (A2 id) so it is migrated again.")
+    ] = None,
 ) -> None:
     """Deliver services, attachments and correspondences to the A3 migration API."""
     from syncd.delivery import run_migrate
 
-    opts = {"services": service or [], "dry_run": dry_run, "newest_first": newest_first,
-            "limit": limit, "reset": reset}
+    opts = {
+        "services": service or [],
+        "dry_run": dry_run,
+        "newest_first": newest_first,
+        "limit": limit,
+        "reset": reset,
+    }
     counts = _recorded("migrate", opts, lambda s, w: run_migrate(s, w, **opts))
     _summary("Migration to Altinn 3", counts)
 
@@ -193,7 +220,9 @@ def report(
 
 @app.command()
 def docs(
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the site after generating it.")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the site after generating it.")
+    ] = True,
     port: Annotated[int, typer.Option(help="Port for the docs server (localhost).")] = 8080,
 ) -> None:
     """Generate dbt docs (the A2 → A3 mapping review) and serve them on localhost."""

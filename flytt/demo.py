@@ -10,6 +10,7 @@ idempotent.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,11 +23,11 @@ from flytt.settings import Settings, load_settings
 def _replicas(settings: Settings) -> Iterator[Settings]:
     """Start the sandbox replicas when they exist; yield settings that point at them."""
     try:
-        from sandbox.services import running_replicas  # type: ignore[import-not-found]
-    except ImportError:
+        services = importlib.import_module("sandbox.services")
+    except ModuleNotFoundError:
         yield settings
         return
-    with running_replicas(settings) as replica_settings:
+    with services.running_replicas(settings) as replica_settings:
         yield replica_settings
 
 

@@ -13,7 +13,7 @@ from flytt.warehouse import Warehouse
 
 
 def generate_docs(warehouse: Warehouse) -> Path:
-    """Run `dbt docs generate`; return the folder with `index.html`, `manifest.json`, `catalog.json`.
+    """Run `dbt docs generate`; return the site folder (index.html, manifest.json, catalog.json).
 
     Raises:
         UserError: dbt could not generate the site (message says why).
@@ -21,9 +21,7 @@ def generate_docs(warehouse: Warehouse) -> Path:
     result = run_dbt(warehouse, ["docs", "generate"])
     site = PROJECT_DIR / "target"
     if not result.success or not (site / "index.html").exists():
-        raise UserError(
-            "dbt docs generate failed; run `flytt build` first and check its output."
-        )
+        raise UserError("dbt docs generate failed; run `flytt build` first and check its output.")
     return site
 
 

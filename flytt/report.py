@@ -24,7 +24,9 @@ from flytt.warehouse import Warehouse
 
 
 def _table_exists(conn: sa.Connection, qualified: str) -> bool:
-    return conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": qualified}).scalar()
+    return bool(
+        conn.execute(sa.text("select to_regclass(:t) is not null"), {"t": qualified}).scalar()
+    )
 
 
 def collect_report(warehouse: Warehouse) -> dict[str, Any]:
@@ -33,33 +35,51 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
     status = collect_status(warehouse)
     with warehouse.engine.connect() as conn:
         failed_by_error = [
-            {"error_code": code or "unknown", "elements": int(n)}
-            for code, n in conn.execute(sa.text(
-                "select last_error_code, count(*) from flytt.element_state "
-                "where state = 'failed' group by 1 order by 2 desc, 1"))
+            {"error_code": code or "unknown", "elements": n}
+            for code, n in conn.execute(
+                sa.text(
+                    "select last_error_code, count(*) from flytt.element_state "
+                    "where state = 'failed' group by 1 order by 2 desc, 1"
+                )
+            )
         ]
         failed = [
             {"a2_correspondence_id": i, "error_code": code, "attempts": a}
-            for i, code, a in conn.execute(sa.text(
-                "select a2_correspondence_id, last_error_code, attempts from flytt.element_state "
-                "where state = 'failed' order by a2_correspondence_id limit 100"))
+            for i, code, a in conn.execute(
+                sa.text(
+                    "select a2_correspondence_id, last_error_code, attempts "
+                    "from flytt.element_state where state = 'failed' "
+                    "order by a2_correspondence_id limit 100"
+                )
+            )
         ]
         quarantine = [
-            {"source": "delivery", "reason_code": code, "rows": int(n)}
-            for code, n in conn.execute(sa.text(
-                "select reason_code, count(*) from flytt.quarantine group by 1 order by 2 desc, 1"))
+            {"source": "delivery", "reason_code": code, "rows": n}
+            for code, n in conn.execute(
+                sa.text(
+                    "select reason_code, count(*) from flytt.quarantine "
+                    "group by 1 order by 2 desc, 1"
+                )
+            )
         ]
         if _table_exists(conn, "a3.quarantine"):
             quarantine += [
-                {"source": "mapping", "reason_code": code, "rows": int(n)}
-                for code, n in conn.execute(sa.text(
-                    "select reason_code, count(*) from a3.quarantine group by 1 order by 2 desc, 1"))
+                {"source": "mapping", "reason_code": code, "rows": n}
+                for code, n in conn.execute(
+                    sa.text(
+                        "select reason_code, count(*) from a3.quarantine "
+                        "group by 1 order by 2 desc, 1"
+                    )
+                )
             ]
         runs = [
             dict(row._mapping)
-            for row in conn.execute(sa.text(
-                "select run_id, command, status, started_at, finished_at, counts "
-                "from flytt.run order by run_id desc limit 10"))
+            for row in conn.execute(
+                sa.text(
+                    "select run_id, command, status, started_at, finished_at, counts "
+                    "from flytt.run order by run_id desc limit 10"
+                )
+            )
         ]
     return {
         "counts_by_state": status["counts_by_state"],
@@ -87,8 +107,9 @@ def print_status(doc: dict[str, Any]) -> None:
     steps.add_column("counted so far")
     for key, step in doc["steps"].items():
         extra = ", ".join(
-            f"{k} {v}" for k, v in step.items() if k not in {"state", "title"}
-            and not isinstance(v, dict | list)
+            f"{k} {v}"
+            for k, v in step.items()
+            if k not in {"state", "title"} and not isinstance(v, dict | list)
         )
         steps.add_row(key, step["title"], step["state"], extra)
     out.print(steps)
@@ -123,6 +144,11 @@ def print_report(doc: dict[str, Any]) -> None:
             t.add_column(col)
         for r in doc["recent_runs"]:
             counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items())
-            t.add_row(str(r["run_id"]), r["command"], r["status"],
-                      r["started_at"].strftime("%Y-%m-%d %H:%M:%S"), counts)
+            t.add_row(
+                str(r["run_id"]),
+                r["command"],
+                r["status"],
+                r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                counts,
+            )
         out.print(t)

@@ -157,9 +157,7 @@ class Settings(BaseSettings):
         try:
             make_url(value)
         except ArgumentError:
-            raise ValueError(
-                "is not a URL of the form driver://user@host:port/database"
-            ) from None
+            raise ValueError("is not a URL of the form driver://user@host:port/database") from None
         return value
 
     @classmethod

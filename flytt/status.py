@@ -61,7 +61,7 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
             sa.text("select state, count(*) from flytt.element_state group by state")
         ).all()
         counts = {state: 0 for state in ELEMENT_STATES}
-        counts.update({str(state): int(n) for state, n in rows})
+        counts.update({str(row[0]): int(row[1]) for row in rows})
         services = conn.execute(
             sa.text(
                 "select count(*), count(policy_uploaded_at), count(delegations_synced_at) "

@@ -59,7 +59,7 @@ class Warehouse:
         return self.host.startswith("/")
 
     def sqlalchemy_url(self, database: str | None = None) -> URL:
-        """SQLAlchemy URL with the psycopg2 driver spelt out (SQLAlchemy 2.1 defaults to psycopg 3)."""
+        """SQLAlchemy URL with the psycopg2 driver spelt out (2.1 would default to psycopg 3)."""
         query = {"host": self.host} if self.is_socket else {}
         return URL.create(
             "postgresql+psycopg2",

@@ -17,6 +17,11 @@ def run_flytt(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTT_")}
     full_env.update(env or {})
     return subprocess.run(
-        [FLYTT, *args], env=full_env, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+        [FLYTT, *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
         check=False,
     )

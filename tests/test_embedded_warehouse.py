@@ -1,5 +1,6 @@
 """The embedded default: started once, reused, and robust to kill -9 and stale pid files."""
 
+import contextlib
 import os
 import signal
 import time
@@ -21,10 +22,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory):
     yield d
     pgdata = d / "pg"
     if (pgdata / "postmaster.pid").exists():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(_postmaster_pid(pgdata), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -39,8 +38,10 @@ def test_embedded_server_is_started_then_reused(data_dir: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert _postmaster_pid(data_dir / "pg") == pid
     postgres_main = [
-        p for p in psutil.process_iter(["name", "cmdline"])
-        if p.info["name"] == "postgres" and "-D" in (p.info["cmdline"] or [])
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "postgres"
+        and "-D" in (p.info["cmdline"] or [])
         and str(data_dir / "pg") in " ".join(p.info["cmdline"] or [])
     ]
     assert len(postgres_main) == 1
@@ -65,8 +66,9 @@ def test_killed_command_leaves_nothing_that_blocks(data_dir: Path) -> None:
     from .cli import FLYTT
 
     env = {**os.environ, **_env(data_dir)}
-    proc = subprocess.Popen([FLYTT, "report"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [FLYTT, "report"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(1.0)
     proc.kill()
     proc.wait(10)

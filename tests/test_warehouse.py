@@ -35,14 +35,15 @@ def test_all_three_client_spellings_reach_the_same_server(warehouse: Warehouse) 
     with warehouse.engine.connect() as conn:
         via_sqlalchemy = conn.execute(sa.text("select current_database()")).scalar()
     env = warehouse.libpq_env()
-    with psycopg2.connect(host=env["PGHOST"], dbname=env["PGDATABASE"], user=env["PGUSER"]) as c:
-        with c.cursor() as cur:
+    libpq = psycopg2.connect(host=env["PGHOST"], dbname=env["PGDATABASE"], user=env["PGUSER"])
+    dlt_form = psycopg2.connect(warehouse.dlt_credentials())
+    found = []
+    for connection in (libpq, dlt_form):
+        with connection, connection.cursor() as cur:
             cur.execute("select current_database()")
-            via_libpq = cur.fetchone()[0]
-    with psycopg2.connect(warehouse.dlt_credentials().replace("postgresql://", "postgres://")) as c:
-        with c.cursor() as cur:
-            cur.execute("select current_database()")
-            via_dlt_form = cur.fetchone()[0]
+            found.append(cur.fetchone()[0])
+        connection.close()
+    via_libpq, via_dlt_form = found
     assert via_sqlalchemy == via_libpq == via_dlt_form == warehouse.database
 
 
@@ -53,7 +54,9 @@ def test_control_schema_migrations_are_idempotent(warehouse: Warehouse) -> None:
     with warehouse.engine.connect() as conn:
         tables = set(
             conn.execute(
-                sa.text("select table_name from information_schema.tables where table_schema='flytt'")
+                sa.text(
+                    "select table_name from information_schema.tables where table_schema='flytt'"
+                )
             ).scalars()
         )
     assert {"element_state", "run", "quarantine", "service_state", "alembic_version"} <= tables

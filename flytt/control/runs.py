@@ -45,13 +45,17 @@ def recorded_run(
     with its pid; `flytt status` shows such rows as stale when the pid is gone.
     """
     with warehouse.engine.begin() as conn:
-        run_id = conn.execute(
+        run_id: int = conn.execute(
             sa.text(
                 "insert into flytt.run (command, arguments, actor, pid) "
                 "values (:c, cast(:a as jsonb), :actor, :pid) returning run_id"
             ),
-            {"c": command, "a": json.dumps(arguments or {}, default=str), "actor": _actor(),
-             "pid": os.getpid()},
+            {
+                "c": command,
+                "a": json.dumps(arguments or {}, default=str),
+                "actor": _actor(),
+                "pid": os.getpid(),
+            },
         ).scalar_one()
     run = Run(run_id=run_id, command=command)
     status, error = "succeeded", None

@@ -16,8 +16,14 @@ depends_on = None
 
 S = "flytt"
 ELEMENT_STATES = (
-    "discovered", "eligible", "migrated", "available", "a2_blocked",
-    "excluded", "quarantined", "failed",
+    "discovered",
+    "eligible",
+    "migrated",
+    "available",
+    "a2_blocked",
+    "excluded",
+    "quarantined",
+    "failed",
 )
 RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
 
@@ -48,13 +54,20 @@ def upgrade() -> None:
 
     op.create_table(
         "element_state",
-        sa.Column("a2_correspondence_id", sa.Integer, primary_key=True,
-                  comment="A2 ServiceEngine ReporteeElementId (altinn2CorrespondenceId)."),
+        sa.Column(
+            "a2_correspondence_id",
+            sa.Integer,
+            primary_key=True,
+            comment="A2 ServiceEngine ReporteeElementId (altinn2CorrespondenceId).",
+        ),
         sa.Column("resource_id", sa.Text, comment="A3 resource id of the element's service."),
         sa.Column("a2_created_at", ts, comment="A2 creation time (UTC); orders selection."),
         sa.Column("state", sa.Text, nullable=False, server_default="discovered"),
-        sa.Column("state_reason", sa.Text,
-                  comment="Reason code for excluded/quarantined states (no personal data)."),
+        sa.Column(
+            "state_reason",
+            sa.Text,
+            comment="Reason code for excluded/quarantined states (no personal data).",
+        ),
         sa.Column("a3_correspondence_id", pg.UUID(as_uuid=True)),
         sa.Column("dialog_id", pg.UUID(as_uuid=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -76,18 +89,32 @@ def upgrade() -> None:
         comment="Per-correspondence state machine (DESIGN §3 element state), one row per A2 "
         "correspondence, with leases for FOR UPDATE SKIP LOCKED claiming.",
     )
-    op.create_index("element_state_state_idx", "element_state", ["state", "next_attempt_at"],
-                    schema=S)
-    op.create_index("element_state_resource_idx", "element_state",
-                    ["resource_id", "state", "a2_created_at"], schema=S)
-    op.create_index("element_state_a3_id_idx", "element_state", ["a3_correspondence_id"],
-                    unique=True, schema=S,
-                    postgresql_where=sa.text("a3_correspondence_id is not null"))
+    op.create_index(
+        "element_state_state_idx", "element_state", ["state", "next_attempt_at"], schema=S
+    )
+    op.create_index(
+        "element_state_resource_idx",
+        "element_state",
+        ["resource_id", "state", "a2_created_at"],
+        schema=S,
+    )
+    op.create_index(
+        "element_state_a3_id_idx",
+        "element_state",
+        ["a3_correspondence_id"],
+        unique=True,
+        schema=S,
+        postgresql_where=sa.text("a3_correspondence_id is not null"),
+    )
 
     op.create_table(
         "service_state",
-        sa.Column("resource_id", sa.Text, primary_key=True,
-                  comment="A3 resource id <org>-migratedcorrespondence-<code>-<edition>."),
+        sa.Column(
+            "resource_id",
+            sa.Text,
+            primary_key=True,
+            comment="A3 resource id <org>-migratedcorrespondence-<code>-<edition>.",
+        ),
         sa.Column("state", sa.Text, nullable=False, server_default="discovered"),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error_code", sa.Text),
@@ -102,8 +129,12 @@ def upgrade() -> None:
     op.create_table(
         "quarantine",
         sa.Column("quarantine_id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("entity", sa.Text, nullable=False,
-                  comment="What was refused: correspondence, attachment, service, delegation."),
+        sa.Column(
+            "entity",
+            sa.Text,
+            nullable=False,
+            comment="What was refused: correspondence, attachment, service, delegation.",
+        ),
         sa.Column("entity_id", sa.Text, nullable=False, comment="Its A2 id."),
         sa.Column("a2_correspondence_id", sa.Integer),
         sa.Column("reason_code", sa.Text, nullable=False),
