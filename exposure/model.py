@@ -12,8 +12,10 @@ All times are timezone-aware; the mapping converts them to UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from enum import IntEnum
 from functools import cached_property
+from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -178,3 +180,109 @@ class A3Correspondence(_Model):
             in (CorrespondenceStatus.PURGED_BY_RECIPIENT, CorrespondenceStatus.PURGED_BY_ALTINN)
             for e in self.status_events
         )
+
+
+PartyResolver = Callable[[UUID], str | None]
+"""Register look-up: party UUID → party URN (None when unknown)."""
+
+
+def from_migration_request(
+    request: Mapping[str, Any],
+    *,
+    correspondence_id: UUID,
+    resolve_party: PartyResolver,
+    recipient_username: str | None = None,
+) -> A3Correspondence:
+    """Build an `A3Correspondence` from a `POST /migration/correspondence` body (§1.5.1).
+
+    Args:
+        request: the `MigrateCorrespondenceExt` JSON as received (camelCase; enums as integer
+            codes or names; only the first recipient counts).
+        correspondence_id: the A3 id the migration handed out.
+        resolve_party: Register look-up for event party UUIDs (acting parties, forwarders).
+        recipient_username: Altinn 2 user name of a self-identified recipient
+            (`urn:altinn:party:uuid:…`), as Register would return it.
+
+    Raises:
+        pydantic.ValidationError: the body lacks a field the mapping needs.
+    """
+    data = request["correspondenceData"]
+    corr = data["correspondence"]
+    content = corr.get("content") or {}
+
+    def party(raw: Any) -> tuple[UUID, str | None]:
+        uuid = UUID(str(raw)) if raw else UUID(int=0)
+        return uuid, (resolve_party(uuid) if uuid.int else None)
+
+    events = []
+    for e in request.get("eventHistory") or []:
+        uuid, urn = party(e.get("eventUserPartyUuid"))
+        events.append(
+            StatusEvent(
+                status=_enum(CorrespondenceStatus, e["status"]),
+                status_changed=e["statusChanged"],
+                party_uuid=uuid,
+                party_urn=urn,
+                status_text=e.get("statusText") or "",
+            )
+        )
+    forwards = []
+    for f in request.get("forwardingHistory") or []:
+        uuid, urn = party(f.get("forwardedByPartyUuid"))
+        forwards.append(
+            ForwardingEvent(
+                forwarded_on_date=f["forwardedOnDate"],
+                forwarded_by_party_uuid=uuid,
+                forwarded_by_party_urn=urn,
+                forwarded_to_user_uuid=f.get("forwardedToUserUuid"),
+                forwarded_to_email=f.get("forwardedToEmail"),
+                mailbox_supplier=f.get("mailboxSupplier"),
+                forwarding_text=f.get("forwardingText"),
+            )
+        )
+    return A3Correspondence(
+        correspondence_id=correspondence_id,
+        altinn2_correspondence_id=request["altinn2CorrespondenceId"],
+        resource_id=corr["resourceId"],
+        sender=corr.get("sender") or "",
+        recipient=str(data["recipients"][0]).lower(),
+        recipient_username=recipient_username,
+        senders_reference=corr.get("sendersReference") or "",
+        message_sender=corr.get("messageSender"),
+        content=CorrespondenceContent(
+            language=content.get("language") or "nb",
+            message_title=content.get("messageTitle") or "",
+            message_summary=content.get("messageSummary") or "",
+        ),
+        created=request.get("created") or corr["requestedPublishTime"],
+        requested_publish_time=corr["requestedPublishTime"],
+        due_date_time=corr.get("dueDateTime"),
+        is_confirmation_needed=bool(corr.get("isConfirmationNeeded")),
+        property_list=corr.get("propertyList") or {},
+        status_events=tuple(events),
+        notifications=tuple(
+            Notification(
+                altinn2_notification_id=n.get("altinn2NotificationId"),
+                notification_channel=_enum(NotificationChannel, n["notificationChannel"]),
+                notification_sent=n["notificationSent"],
+                notification_address=n.get("notificationAddress") or "",
+                is_reminder=bool(n.get("isReminder")),
+            )
+            for n in request.get("notificationHistory") or []
+        ),
+        forwarding_events=tuple(forwards),
+    )
+
+
+_ENUM_ALIASES = {"sms": "SMS", "email": "EMAIL"}
+
+
+_E = TypeVar("_E", bound=IntEnum)
+
+
+def _enum(kind: type[_E], raw: Any) -> _E:
+    """Accept an integer code or a (PascalCase) name, as A3's string-enum converter does."""
+    if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()):
+        return kind(int(raw))
+    name = "".join("_" + ch if ch.isupper() else ch for ch in str(raw)).lstrip("_").upper()
+    return kind[_ENUM_ALIASES.get(str(raw).lower(), name)]
