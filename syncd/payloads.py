@@ -1,0 +1,409 @@
+"""Payloads for the A3 migration API, built from the `a3` marts, and the guard that keeps
+crashing payloads away from A3.
+
+Input: the mart rows of one element (`ElementRows`, read by `syncd.marts.fetch_elements`),
+column names as documented in `dbt_project/models/marts/`. Output: the query parameters of
+`POST /migration/attachment` (reference a3-correspondence §1.4) and the JSON body
+`MigrateCorrespondenceExt` of `POST /migration/correspondence` (§1.5.1), with
+`IsMigrating: true` and `makeAvailable: false` (exposure is step 5, DESIGN §1).
+
+`guard` lists the reasons an element must not be sent: the 500 crash cases of §1.5.3 ("Other
+500 cases"), §1.8 and §5 (null sender, null language, null requestedPublishTime, empty
+recipients, unknown attachment id, notifications differing only in isReminder) and the
+400 validation failures that would only repeat (§1.5.3 validation, §1.8). Each reason is a
+short code plus a detail without personal data.
+
+All times are sent as ISO-8601 in UTC with an explicit offset (`+00:00`), §1.1 and §5 #27.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+LANGUAGES = frozenset({"nb", "nn", "en"})
+"""Languages A3 accepts (§1.5.1 content.language; others give 400/1023)."""
+RESOURCE_ID = re.compile(r"^(urn:altinn:resource:)?[^:]{1,255}$")
+ORG_URN = re.compile(r"^(urn:altinn:organization:identifier-no:\d{9}|0192:\d{9})$")
+INT32 = (-(2**31), 2**31 - 1)
+DELETE_EVENT_STATUS = {1: 8, 2: 7, 3: 13, 4: 14}
+"""CorrespondenceDeleteEventType (DB, §1.3) → MigrateCorrespondenceStatusExt code sent in
+`eventHistory` (HardDeletedByServiceOwner → PurgedByAltinn, HardDeletedByRecipient →
+PurgedByRecipient, SoftDeleted → 13, Restored → 14)."""
+ACTOR_STATUSES = frozenset({4, 6})
+"""Read and Confirmed: their acting party must resolve in Register (§1.5.1, §4.6)."""
+FORBIDDEN_REFERENCE_TYPES = frozenset({3, 5})
+"""DialogportenDialogId (make-available would skip the element) and TransmissionId (400)."""
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+Row = Mapping[str, Any]
+Reason = tuple[str, str]
+
+
+def pick(row: Row, *names: str, default: Any = None) -> Any:
+    """The first of `names` that `row` has (mart column spellings vary: `party_uuid` vs
+    `event_user_party_uuid`); `default` when none is present."""
+    for name in names:
+        if name in row:
+            return row[name]
+    return default
+
+
+def iso(value: Any) -> str | None:
+    """A timestamp as ISO-8601 UTC with offset; naive datetimes are taken as UTC. None stays
+    None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass
+class ElementRows:
+    """Everything the marts hold for one A2 correspondence.
+
+    Attributes:
+        a2_correspondence_id: the A2 id (`altinn2CorrespondenceId`).
+        correspondence: its `a3.correspondences` row, or None if the mart lacks it.
+        content: its `a3.correspondence_contents` row, or None.
+        attachments: `a3.attachments` rows linked through `a3.correspondence_attachments`.
+        unknown_attachment_ids: linked A2 attachment ids with no `a3.attachments` row.
+        status_events, delete_events, notifications, forwarding_events, reply_options,
+            external_references: the rows of the matching marts.
+    """
+
+    a2_correspondence_id: int
+    correspondence: Row | None = None
+    content: Row | None = None
+    attachments: list[Row] = field(default_factory=list)
+    unknown_attachment_ids: list[str] = field(default_factory=list)
+    status_events: list[Row] = field(default_factory=list)
+    delete_events: list[Row] = field(default_factory=list)
+    notifications: list[Row] = field(default_factory=list)
+    forwarding_events: list[Row] = field(default_factory=list)
+    reply_options: list[Row] = field(default_factory=list)
+    external_references: list[Row] = field(default_factory=list)
+
+    @property
+    def resource_id(self) -> str | None:
+        """The element's A3 resource id (from its correspondence row)."""
+        return None if self.correspondence is None else pick(self.correspondence, "resource_id")
+
+
+def attachment_id(row: Row) -> str:
+    """The A2 attachment id of an attachments row, as text (`altinn2AttachmentId` is a string)."""
+    return str(pick(row, "a2_attachment_id", "altinn2_attachment_id", "attachment_id"))
+
+
+def attachment_size(row: Row) -> int | None:
+    """Byte count of an attachment (mart column `attachment_size`), or None if unknown."""
+    size = pick(row, "attachment_size", "data_length", "size_bytes")
+    return None if size is None else int(size)
+
+
+def attachment_params(row: Row) -> dict[str, str]:
+    """Query parameters of `POST /migration/attachment` for one attachments row (§1.4).
+
+    `sendersReference` is required by validation but ignored by the mapper; we send the A2
+    senders reference there and in `altinn2sendersReference` (which is stored), or the A2
+    attachment id when A2 has none. `checksum` is the lower-case MD5 the loader computed.
+    """
+    a2_id = attachment_id(row)
+    reference = _text(pick(row, "senders_reference", "altinn2_senders_reference")) or ""
+    params: dict[str, str] = {
+        "resourceId": str(pick(row, "resource_id")),
+        "sender": str(pick(row, "sender")),
+        "senderPartyUuid": str(pick(row, "sender_party_uuid", default=None) or ZERO_UUID),
+        "altinn2AttachmentId": a2_id,
+        "sendersReference": reference or a2_id,
+        "altinn2sendersReference": reference,
+    }
+    optional: dict[str, str | None] = {
+        "created": iso(pick(row, "created")),
+        "fileName": _text(pick(row, "file_name")),
+        "displayName": _text(pick(row, "display_name")),
+        "checksum": _text(pick(row, "checksum", "data_md5")),
+    }
+    encrypted = pick(row, "is_encrypted")
+    if encrypted is not None:
+        optional["isEncrypted"] = "true" if encrypted else "false"
+    params.update({k: v for k, v in optional.items() if v is not None and v != ""})
+    if "checksum" in params:
+        params["checksum"] = params["checksum"].lower()
+    return params
+
+
+def _status_events(rows: ElementRows) -> list[dict[str, Any]]:
+    events: list[tuple[str, int, dict[str, Any]]] = []
+    for e in rows.status_events:
+        status = int(pick(e, "status"))
+        changed = iso(pick(e, "status_changed"))
+        item: dict[str, Any] = {
+            "status": status,
+            "statusText": _text(pick(e, "status_text")) or "",
+            "statusChanged": changed,
+            "eventUserPartyUuid": _text(pick(e, "event_user_party_uuid", "party_uuid")),
+        }
+        user = pick(e, "event_user_uuid")
+        if user is not None:
+            item["eventUserUuid"] = str(user)
+        events.append((changed or "", status, item))
+    for d in rows.delete_events:
+        raw = pick(d, "event_type")
+        code = pick(d, "status")
+        status = int(code) if code is not None else DELETE_EVENT_STATUS[int(raw)]
+        changed = iso(pick(d, "event_occurred", "status_changed"))
+        events.append(
+            (
+                changed or "",
+                status,
+                {
+                    "status": status,
+                    "statusText": _text(pick(d, "status_text")) or "",
+                    "statusChanged": changed,
+                    "eventUserPartyUuid": _text(pick(d, "party_uuid", "event_user_party_uuid")),
+                },
+            )
+        )
+    # Chronological order: A3 takes Published from the first status-2 event *in array order*
+    # (§4.3), which must be the earliest one.
+    events.sort(key=lambda t: (t[0], t[1]))
+    return [item for _, _, item in events]
+
+
+def _notifications(rows: ElementRows) -> list[dict[str, Any]]:
+    return [
+        {
+            "notificationChannel": int(pick(n, "notification_channel")),
+            "notificationSent": iso(pick(n, "notification_sent")),
+            "altinn2NotificationId": int(pick(n, "altinn2_notification_id")),
+            "notificationAddress": str(pick(n, "notification_address")),
+            "isReminder": bool(pick(n, "is_reminder")),
+        }
+        for n in sorted(rows.notifications, key=lambda n: iso(pick(n, "notification_sent")) or "")
+    ]
+
+
+def _forwarding(rows: ElementRows) -> list[dict[str, Any]]:
+    out = []
+    for f in sorted(rows.forwarding_events, key=lambda f: iso(pick(f, "forwarded_on_date")) or ""):
+        item: dict[str, Any] = {
+            "forwardedOnDate": iso(pick(f, "forwarded_on_date")),
+            "forwardedByPartyUuid": _text(pick(f, "forwarded_by_party_uuid")),
+            "forwardedByUserId": int(pick(f, "forwarded_by_user_id") or 0),
+            "forwardedByUserUuid": _text(pick(f, "forwarded_by_user_uuid")) or ZERO_UUID,
+        }
+        optional = {
+            "forwardedToUserId": pick(f, "forwarded_to_user_id"),
+            "forwardedToUserUuid": _text(pick(f, "forwarded_to_user_uuid")),
+            "forwardingText": _text(pick(f, "forwarding_text")),
+            "forwardedToEmail": _text(pick(f, "forwarded_to_email", "forwarded_to_email_address")),
+            "mailboxSupplier": _text(pick(f, "mailbox_supplier")),
+        }
+        item.update({k: v for k, v in optional.items() if v is not None})
+        out.append(item)
+    return out
+
+
+def _property_list(value: Any) -> dict[str, str]:
+    if not value:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items() if v is not None}
+    raise TypeError("property_list must be a JSON object")
+
+
+def build_correspondence(rows: ElementRows, attachment_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+    """The `MigrateCorrespondenceExt` body for one element that passed `guard` (§1.5.1).
+
+    Args:
+        rows: the element's mart rows.
+        attachment_ids: A3 GUIDs of its attachments, in the order of `rows.attachments`.
+    """
+    c = rows.correspondence
+    ct = rows.content
+    assert c is not None and ct is not None, "guard() must pass before build_correspondence()"
+    correspondence: dict[str, Any] = {
+        "resourceId": pick(c, "resource_id"),
+        "sender": pick(c, "sender"),
+        "sendersReference": pick(c, "senders_reference"),
+        "messageSender": _text(pick(c, "message_sender")),
+        "requestedPublishTime": iso(pick(c, "requested_publish_time")),
+        "dueDateTime": iso(pick(c, "due_date_time")),
+        "content": {
+            "language": str(pick(ct, "language")).lower(),
+            "messageTitle": pick(ct, "message_title"),
+            # the DB column is NOT NULL: send "" rather than null (§1.5.1)
+            "messageSummary": pick(ct, "message_summary") or "",
+            "messageBody": pick(ct, "message_body") or "",
+        },
+        "externalReferences": [
+            {
+                "referenceValue": str(pick(r, "reference_value")),
+                "referenceType": int(pick(r, "reference_type")),
+            }
+            for r in rows.external_references
+        ],
+        "propertyList": _property_list(pick(c, "property_list")),
+        "replyOptions": [
+            {"linkURL": pick(r, "link_url"), "linkText": _text(pick(r, "link_text"))}
+            for r in rows.reply_options
+        ],
+        "ignoreReservation": pick(c, "ignore_reservation"),
+        "isConfirmationNeeded": bool(pick(c, "is_confirmation_needed", default=False)),
+        "isConfidential": bool(pick(c, "is_confidential", default=False)),
+    }
+    return {
+        "altinn2CorrespondenceId": rows.a2_correspondence_id,
+        "IsMigrating": True,
+        "makeAvailable": False,
+        "created": iso(pick(c, "created")),
+        "partyId": int(pick(c, "party_id") or 0),
+        "correspondenceData": {
+            "recipients": [str(pick(c, "recipient"))],
+            "existingAttachments": [str(a) for a in attachment_ids],
+            "correspondence": correspondence,
+        },
+        "eventHistory": _status_events(rows),
+        "notificationHistory": _notifications(rows),
+        "forwardingHistory": _forwarding(rows),
+    }
+
+
+def _second(value: Any) -> str:
+    text = iso(value) or ""
+    return text[:19]
+
+
+def guard(rows: ElementRows) -> list[Reason]:
+    """Reasons this element must not be sent; empty when the payload is safe.
+
+    Codes (all documented in a3-correspondence §1.4, §1.5, §1.8, §5):
+    `not_in_mapping`, `a2_id_out_of_range`, `invalid_resource_id`, `missing_sender`,
+    `invalid_sender`, `missing_recipient`, `missing_senders_reference`, `text_too_long`,
+    `missing_requested_publish_time`, `missing_content`, `empty_title`, `missing_language`,
+    `unsupported_language`, `unknown_attachment`, `empty_attachment`,
+    `missing_attachment_sender`, `missing_event_party`, `missing_event_time`,
+    `incomplete_notification`, `notification_reminder_conflict`, `missing_forwarding_party`,
+    `forbidden_external_reference`, `too_many_external_references`, `invalid_property_list`,
+    `missing_reply_link`.
+    """
+    reasons: list[Reason] = []
+    add = reasons.append
+    a2_id = rows.a2_correspondence_id
+    c, ct = rows.correspondence, rows.content
+    if c is None:
+        return [("not_in_mapping", "no row in a3.correspondences")]
+    if not INT32[0] <= a2_id <= INT32[1]:
+        add(("a2_id_out_of_range", "altinn2CorrespondenceId is not a 32-bit integer"))
+    resource = pick(c, "resource_id")
+    if _blank(resource) or not RESOURCE_ID.match(str(resource)):
+        add(("invalid_resource_id", "resourceId does not match the A3 resource-id pattern"))
+    sender = pick(c, "sender")
+    if _blank(sender):
+        add(("missing_sender", "sender is null (A3 answers 500, §1.5.1)"))
+    elif not ORG_URN.match(str(sender)):
+        add(("invalid_sender", "sender is not an organisation URN or 0192:<orgno>"))
+    if _blank(pick(c, "recipient")):
+        add(("missing_recipient", "recipients would be empty (A3 answers 500, §1.5.3)"))
+    reference = pick(c, "senders_reference")
+    if _blank(reference):
+        add(("missing_senders_reference", "sendersReference is required (1-4096)"))
+    elif len(str(reference)) > 4096:
+        add(("text_too_long", "sendersReference is longer than 4096"))
+    if len(str(pick(c, "message_sender") or "")) > 255:
+        add(("text_too_long", "messageSender is longer than 255"))
+    if pick(c, "requested_publish_time") is None:
+        add(("missing_requested_publish_time", "requestedPublishTime is null (A3 answers 500)"))
+    try:
+        props = _property_list(pick(c, "property_list"))
+        if len(props) > 10 or any(len(k) > 50 or len(v) > 300 for k, v in props.items()):
+            add(("invalid_property_list", "propertyList exceeds 10 keys / 50 / 300 chars"))
+    except TypeError:
+        add(("invalid_property_list", "propertyList is not an object"))
+    if ct is None:
+        add(("missing_content", "no content row (A3 answers 400/1019)"))
+    else:
+        if _blank(pick(ct, "message_title")):
+            add(("empty_title", "messageTitle is empty (A3 answers 400/1020)"))
+        language = pick(ct, "language")
+        if _blank(language):
+            add(("missing_language", "language is null (A3 answers 500, §1.5.1)"))
+        elif str(language).lower() not in LANGUAGES:
+            add(("unsupported_language", "language is not nb, nn or en (A3 answers 400/1023)"))
+    for a2_att in rows.unknown_attachment_ids:
+        add(("unknown_attachment", f"attachment {a2_att} is not in a3.attachments (A3: 500)"))
+    for att in rows.attachments:
+        size = attachment_size(att)
+        if size is not None and size <= 0:
+            add(("empty_attachment", f"attachment {attachment_id(att)} has no bytes (400/2004)"))
+        if _blank(pick(att, "sender")):
+            add(("missing_attachment_sender", f"attachment {attachment_id(att)} has no sender"))
+    for e in rows.status_events:
+        if pick(e, "status_changed") is None:
+            add(("missing_event_time", "a status event has no time"))
+        if pick(e, "event_user_party_uuid", "party_uuid") is None:
+            add(("missing_event_party", f"status {pick(e, 'status')} has no acting party"))
+    for d in rows.delete_events:
+        if pick(d, "event_occurred", "status_changed") is None:
+            add(("missing_event_time", "a delete event has no time"))
+        if pick(d, "party_uuid", "event_user_party_uuid") is None:
+            add(("missing_event_party", "a delete event has no acting party"))
+    required = (
+        "notification_channel",
+        "notification_sent",
+        "altinn2_notification_id",
+        "notification_address",
+    )
+    reminders: dict[tuple[Any, ...], set[bool]] = defaultdict(set)
+    for n in rows.notifications:
+        if any(pick(n, k) is None for k in required):
+            add(("incomplete_notification", "a notification lacks a required field"))
+            continue
+        key = (
+            _second(pick(n, "notification_sent")),
+            int(pick(n, "notification_channel")),
+            int(pick(n, "altinn2_notification_id")),
+            str(pick(n, "notification_address")),
+        )
+        reminders[key].add(bool(pick(n, "is_reminder")))
+    if any(len(flags) > 1 for flags in reminders.values()):
+        add(
+            (
+                "notification_reminder_conflict",
+                "two notifications differ only in isReminder (A3 unique index: 500)",
+            )
+        )
+    for f in rows.forwarding_events:
+        if pick(f, "forwarded_by_party_uuid") is None or pick(f, "forwarded_on_date") is None:
+            add(("missing_forwarding_party", "a forwarding event lacks its party or date"))
+        if len(str(pick(f, "forwarding_text") or "")) > 4000:
+            add(("text_too_long", "forwardingText is longer than 4000"))
+    refs = rows.external_references
+    if len(refs) > 10:
+        add(("too_many_external_references", "more than 10 external references"))
+    if any(int(pick(r, "reference_type")) in FORBIDDEN_REFERENCE_TYPES for r in refs):
+        add(("forbidden_external_reference", "external reference of type 3 or 5"))
+    if any(_blank(pick(r, "link_url")) for r in rows.reply_options):
+        add(("missing_reply_link", "a reply option has no linkURL"))
+    # one row per code: the quarantine table keeps (entity, id, reason) once
+    seen: dict[str, str] = {}
+    for code, detail in reasons:
+        seen.setdefault(code, detail)
+    return list(seen.items())

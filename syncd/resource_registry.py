@@ -1,0 +1,246 @@
+"""Step 1.2: one A3 resource + XACML policy per A2 service edition, sent to the Resource Registry.
+
+API (public Resource Registry, `Altinn/altinn-resource-registry`, as its Bruno collection and
+the Dialogporten service-resource example show):
+
+* `POST {base}/resourceregistry/api/v1/resource` with a ServiceResource JSON → 201;
+  409 when the identifier exists, then `PUT {base}/resourceregistry/api/v1/resource/{id}`.
+* `POST {base}/resourceregistry/api/v1/resource/{id}/policy`, multipart form field
+  `policyFile` holding the XACML 3.0 policy → 201 (`PUT` replaces an existing one on 409).
+
+Token: Maskinporten scope `altinn:resourceregistry/resource.write`.
+
+The resource shape follows reference a2-model §3.1 (identifier, title/description with the
+" - migrated from Altinn 2" postfix, `resourceType` CorrespondenceService, resource references
+Altinn2/ServiceCode and Altinn2/ServiceEditionCode); the policy follows §3.2 (deny-overrides;
+recipient rules per role with actions read + subscribe; a sender rule for the service-owner org
+with write + subscribe; minimum authentication level obligation).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from syncd.maskinporten import RESOURCE_WRITE_SCOPE, MaskinportenClient
+from syncd.payloads import pick
+from syncd.retry import call_with_retry, error_from_response, error_from_transport
+
+RESOURCE_PATH = "/resourceregistry/api/v1/resource"
+XACML_NS = "urn:oasis:names:tc:xacml:3.0:core:schema:wd-17"
+DENY_OVERRIDES = "urn:oasis:names:tc:xacml:3.0:rule-combining-algorithm:deny-overrides"
+STRING_EQUAL = "urn:oasis:names:tc:xacml:1.0:function:string-equal"
+STRING_EQUAL_IC = "urn:oasis:names:tc:xacml:3.0:function:string-equal-ignore-case"
+XS_STRING = "http://www.w3.org/2001/XMLSchema#string"
+CAT_SUBJECT = "urn:oasis:names:tc:xacml:1.0:subject-category:access-subject"
+CAT_RESOURCE = "urn:oasis:names:tc:xacml:3.0:attribute-category:resource"
+CAT_ACTION = "urn:oasis:names:tc:xacml:3.0:attribute-category:action"
+ACTION_ID = "urn:oasis:names:tc:xacml:1.0:action:action-id"
+POSTFIX = " - migrated from Altinn 2"
+
+
+def _lang(row: Mapping[str, Any], stem: str) -> dict[str, str]:
+    """`{nb, nn, en}` from columns `<stem>_nb` / `_nn` / `_en` or a JSON column `<stem>`."""
+    value = row.get(stem)
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items() if v}
+    texts = {lang: row.get(f"{stem}_{lang}") for lang in ("nb", "nn", "en")}
+    if not any(texts.values()) and isinstance(value, str):
+        texts = {"nb": value, "nn": value, "en": value}
+    return {k: str(v) for k, v in texts.items() if v}
+
+
+def build_resource(row: Mapping[str, Any]) -> dict[str, Any]:
+    """ServiceResource JSON for one `a3.resources` row (a2-model §3.1)."""
+    rid = str(pick(row, "resource_id", "identifier"))
+    title = _lang(row, "title") or {"nb": rid + POSTFIX}
+    references = [
+        {"referenceSource": "Altinn2", "referenceType": "ServiceCode", "reference": str(code)}
+        for code in [pick(row, "a2_service_code", "service_code")]
+        if code is not None
+    ] + [
+        {"referenceSource": "Altinn2", "referenceType": "ServiceEditionCode", "reference": str(e)}
+        for e in [pick(row, "a2_service_edition_code", "service_edition_code")]
+        if e is not None
+    ]
+    resource: dict[str, Any] = {
+        "identifier": rid,
+        "title": title,
+        "description": _lang(row, "description") or title,
+        "rightDescription": _lang(row, "right_description") or title,
+        "resourceType": "CorrespondenceService",
+        "status": "Completed",
+        "delegable": bool(pick(row, "delegable", default=True)),
+        "visible": bool(pick(row, "visible", default=True)),
+        "selfIdentifiedUserEnabled": bool(pick(row, "self_identified_user_enabled", default=False)),
+        "enterpriseUserEnabled": bool(pick(row, "enterprise_user_enabled", default=False)),
+        "accessListMode": "Disabled",
+        "resourceReferences": references,
+        "hasCompetentAuthority": {
+            "orgcode": pick(row, "service_owner_code", "org_code", "orgcode"),
+            "organization": pick(row, "service_owner_org_number", "org_number", "organization"),
+        },
+    }
+    return resource
+
+
+def _match(parent: ET.Element, function: str, value: str, category: str, attribute: str) -> None:
+    match = ET.SubElement(parent, "xacml:Match", MatchId=function)
+    val = ET.SubElement(match, "xacml:AttributeValue", DataType=XS_STRING)
+    val.text = value
+    ET.SubElement(
+        match,
+        "xacml:AttributeDesignator",
+        AttributeId=attribute,
+        Category=category,
+        DataType=XS_STRING,
+        MustBePresent="false",
+    )
+
+
+def _any_of(target: ET.Element, matches: Sequence[tuple[str, str, str, str]]) -> None:
+    any_of = ET.SubElement(target, "xacml:AnyOf")
+    for function, value, category, attribute in matches:
+        all_of = ET.SubElement(any_of, "xacml:AllOf")
+        _match(all_of, function, value, category, attribute)
+
+
+def build_policy(
+    resource_id: str, rules: Sequence[Mapping[str, Any]], min_auth_level: int | None = None
+) -> bytes:
+    """XACML 3.0 policy for one resource from its `a3.resource_policy_rules` rows (§3.2).
+
+    Each row gives one subject and one action: `subject_attribute` (e.g.
+    `urn:altinn:rolecode`, `urn:altinn:org`), `subject_value` (e.g. `utinn`, `ttd`) and
+    `action` (`read`, `subscribe`, `write`). Rows with the same subject become one Permit rule
+    whose actions are the union.
+    """
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in rules:
+        attribute = str(pick(r, "subject_attribute", "subject_attribute_id"))
+        value = str(pick(r, "subject_value", "subject"))
+        actions = pick(r, "action", "actions")
+        for action in [actions] if isinstance(actions, str) else list(actions or []):
+            grouped[(attribute, value)].add(str(action))
+    ET.register_namespace("xacml", XACML_NS)
+    policy = ET.Element(
+        "xacml:Policy",
+        {
+            "xmlns:xacml": XACML_NS,
+            "PolicyId": f"urn:altinn:policyid:{resource_id}",
+            "Version": "1.0",
+            "RuleCombiningAlgId": DENY_OVERRIDES,
+        },
+    )
+    ET.SubElement(policy, "xacml:Target")
+    for n, ((attribute, value), actions) in enumerate(sorted(grouped.items()), start=1):
+        rule = ET.SubElement(
+            policy,
+            "xacml:Rule",
+            RuleId=f"urn:altinn:resource:{resource_id}:ruleid:{n}",
+            Effect="Permit",
+        )
+        desc = ET.SubElement(rule, "xacml:Description")
+        desc.text = f"{value}: {', '.join(sorted(actions))}"
+        target = ET.SubElement(rule, "xacml:Target")
+        _any_of(target, [(STRING_EQUAL_IC, value, CAT_SUBJECT, attribute)])
+        _any_of(target, [(STRING_EQUAL, resource_id, CAT_RESOURCE, "urn:altinn:resource")])
+        _any_of(target, [(STRING_EQUAL, a, CAT_ACTION, ACTION_ID) for a in sorted(actions)])
+    if min_auth_level is not None:
+        advice = ET.SubElement(policy, "xacml:ObligationExpressions")
+        obligation = ET.SubElement(
+            advice,
+            "xacml:ObligationExpression",
+            FulfillOn="Permit",
+            ObligationId="urn:altinn:obligation:authenticationLevel1",
+        )
+        assignment = ET.SubElement(
+            obligation,
+            "xacml:AttributeAssignmentExpression",
+            AttributeId="urn:altinn:obligation-assignment:1",
+            Category="urn:altinn:minimum-authenticationlevel",
+        )
+        level = ET.SubElement(
+            assignment,
+            "xacml:AttributeValue",
+            DataType="http://www.w3.org/2001/XMLSchema#integer",
+        )
+        level.text = str(min_auth_level)
+    return ET.tostring(policy, encoding="utf-8", xml_declaration=True)
+
+
+class ResourceRegistryClient:
+    """Creates/updates resources and uploads their policies, with retries on 429/5xx.
+
+    Args:
+        base_url: `settings.resource_registry_base_url`, e.g. `https://platform.altinn.no`.
+        tokens: Maskinporten client (scope `altinn:resourceregistry/resource.write`).
+        tries: attempts per call for transient errors.
+        transport: an httpx async transport for tests; default network.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: MaskinportenClient,
+        *,
+        tries: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+        initial_wait: float = 0.2,
+    ) -> None:
+        self.tokens = tokens
+        self.tries = tries
+        self.initial_wait = initial_wait
+        self.http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + RESOURCE_PATH,
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        token = await self.tokens.atoken([RESOURCE_WRITE_SCOPE])
+        try:
+            response = await self.http.request(
+                method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
+            )
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc) from None
+        if response.status_code >= 300 and response.status_code != 409:
+            raise error_from_response(response)
+        return response
+
+    async def _create_or_update(self, path: str, update_path: str, **kwargs: Any) -> None:
+        async def once() -> None:
+            response = await self._send("POST", path, **kwargs)
+            if response.status_code == 409:
+                await self._send("PUT", update_path, **kwargs)
+
+        await call_with_retry(once, tries=self.tries, initial_wait=self.initial_wait)
+
+    async def put_resource(self, resource: dict[str, Any]) -> None:
+        """Create the resource, or update it when it exists (409 → PUT)."""
+        rid = resource["identifier"]
+        await self._create_or_update("", f"/{rid}", json=resource)
+
+    async def put_policy(self, resource_id: str, policy: bytes) -> None:
+        """Upload the resource's XACML policy (multipart field `policyFile`)."""
+
+        def files() -> dict[str, tuple[str, bytes, str]]:
+            return {"policyFile": (f"{resource_id}.xml", policy, "application/xml")}
+
+        path = f"/{resource_id}/policy"
+
+        async def once() -> None:
+            response = await self._send("POST", path, files=files())
+            if response.status_code == 409:
+                await self._send("PUT", path, files=files())
+
+        await call_with_retry(once, tries=self.tries, initial_wait=self.initial_wait)
