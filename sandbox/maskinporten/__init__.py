@@ -1,0 +1,1 @@
+"""Sandbox Maskinporten: token endpoint replica (`app`), keys (`keys`), token checks (`tokens`)."""
