@@ -328,7 +328,9 @@ async def _upload_attachments(
         a2_att = attachment_id(att)
         a3_att = known.get(a2_att)
         if a3_att is None:
-            raw_id = pick(att, "a2_attachment_id", "altinn2_attachment_id", "attachment_id")
+            raw_id: Any = a2_att
+            if raw_id.isdigit():
+                raw_id = int(raw_id)  # A2 attachment ids are ints in the source
             body = _byte_stream(run.settings, raw_id, executor)
             size = attachment_size(att)
             if size is None:

@@ -1,5 +1,10 @@
 """Element discovery: bring `flytt.element_state` in line with `a3.correspondence_eligibility`.
 
+The view's columns used: `a2_correspondence_id`, `resource_id`, `a2_created_at`,
+`is_eligible`, `exclusion_reason` (purged_in_a2, service_not_whitelisted,
+within_migration_wait_time; the wait time is evaluated when the view is read) and
+`quarantine_reason_code` (mapping-time reason, the first of several).
+
 One set-based statement (`INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE`):
 
 * a new A2 correspondence is inserted as `eligible`, `excluded` (with the view's exclusion
@@ -27,10 +32,10 @@ with verdict as (
     select v.a2_correspondence_id,
            v.resource_id,
            v.a2_created_at,
-           case when v.is_quarantined then 'quarantined'
+           case when v.quarantine_reason_code is not null then 'quarantined'
                 when v.is_eligible then 'eligible'
                 else 'excluded' end as state,
-           case when v.is_quarantined then v.quarantine_reason_code
+           case when v.quarantine_reason_code is not null then v.quarantine_reason_code
                 when v.is_eligible then null
                 else v.exclusion_reason end as state_reason
     from {SCHEMA}.{ELIGIBILITY} v

@@ -108,7 +108,7 @@ class ElementRows:
 
 def attachment_id(row: Row) -> str:
     """The A2 attachment id of an attachments row, as text (`altinn2AttachmentId` is a string)."""
-    return str(pick(row, "a2_attachment_id", "altinn2_attachment_id", "attachment_id"))
+    return str(pick(row, "altinn2_attachment_id", "a2_attachment_id", "attachment_id"))
 
 
 def attachment_size(row: Row) -> int | None:
@@ -166,7 +166,7 @@ def _status_events(rows: ElementRows) -> list[dict[str, Any]]:
         events.append((changed or "", status, item))
     for d in rows.delete_events:
         raw = pick(d, "event_type")
-        code = pick(d, "status")
+        code = pick(d, "migration_status", "status")
         status = int(code) if code is not None else DELETE_EVENT_STATUS[int(raw)]
         changed = iso(pick(d, "event_occurred", "status_changed"))
         events.append(

@@ -55,37 +55,52 @@ def _lang(row: Mapping[str, Any], stem: str) -> dict[str, str]:
 
 
 def build_resource(row: Mapping[str, Any]) -> dict[str, Any]:
-    """ServiceResource JSON for one `a3.resources` row (a2-model §3.1)."""
+    """ServiceResource JSON for one `a3.resources` row (a2-model §3.1).
+
+    Mart columns used: `resource_id`, `resource_type`, `title_nb/nn/en`, `description*`,
+    `right_description`, `has_competent_authority_orgcode/organization/name`,
+    `resource_references` (JSON list), `altinn2_service_code`,
+    `altinn2_service_edition_code` (used when `resource_references` is absent), `is_delegable`.
+    """
     rid = str(pick(row, "resource_id", "identifier"))
     title = _lang(row, "title") or {"nb": rid + POSTFIX}
-    references = [
-        {"referenceSource": "Altinn2", "referenceType": "ServiceCode", "reference": str(code)}
-        for code in [pick(row, "a2_service_code", "service_code")]
-        if code is not None
-    ] + [
-        {"referenceSource": "Altinn2", "referenceType": "ServiceEditionCode", "reference": str(e)}
-        for e in [pick(row, "a2_service_edition_code", "service_edition_code")]
-        if e is not None
-    ]
-    resource: dict[str, Any] = {
+    references = pick(row, "resource_references")
+    if not references:
+        references = [
+            {"referenceSource": "Altinn2", "referenceType": kind, "reference": str(value)}
+            for kind, value in (
+                ("ServiceCode", pick(row, "altinn2_service_code", "a2_service_code")),
+                (
+                    "ServiceEditionCode",
+                    pick(row, "altinn2_service_edition_code", "a2_service_edition_code"),
+                ),
+            )
+            if value is not None
+        ]
+    authority: dict[str, Any] = {
+        "orgcode": pick(row, "has_competent_authority_orgcode", "service_owner_code"),
+        "organization": pick(
+            row, "has_competent_authority_organization", "service_owner_org_number"
+        ),
+    }
+    name = pick(row, "has_competent_authority_name")
+    if name:
+        authority["name"] = {"nb": str(name), "nn": str(name), "en": str(name)}
+    return {
         "identifier": rid,
         "title": title,
         "description": _lang(row, "description") or title,
         "rightDescription": _lang(row, "right_description") or title,
-        "resourceType": "CorrespondenceService",
+        "resourceType": str(pick(row, "resource_type", default="CorrespondenceService")),
         "status": "Completed",
-        "delegable": bool(pick(row, "delegable", default=True)),
-        "visible": bool(pick(row, "visible", default=True)),
-        "selfIdentifiedUserEnabled": bool(pick(row, "self_identified_user_enabled", default=False)),
-        "enterpriseUserEnabled": bool(pick(row, "enterprise_user_enabled", default=False)),
+        "delegable": bool(pick(row, "is_delegable", "delegable", default=True)),
+        "visible": True,
+        "selfIdentifiedUserEnabled": False,
+        "enterpriseUserEnabled": False,
         "accessListMode": "Disabled",
-        "resourceReferences": references,
-        "hasCompetentAuthority": {
-            "orgcode": pick(row, "service_owner_code", "org_code", "orgcode"),
-            "organization": pick(row, "service_owner_org_number", "org_number", "organization"),
-        },
+        "resourceReferences": list(references),
+        "hasCompetentAuthority": {k: v for k, v in authority.items() if v is not None},
     }
-    return resource
 
 
 def _match(parent: ET.Element, function: str, value: str, category: str, attribute: str) -> None:
