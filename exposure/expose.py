@@ -1,14 +1,226 @@
-"""Step 5: make migrated correspondences available in Dialogporten (issue #5)."""
+"""Step 5: make migrated correspondences available in Dialogporten and verify every dialog.
+
+`flytt expose` (issue #5, DESIGN §1 step 5):
+
+1. claims migrated, not yet available elements of the services marked ready
+   (`settings.ready_services`), cut-over year first, newest first, then each earlier year
+   (`exposure.selection`);
+2. asks A3 to make them available in list mode (`exposure.clients`), `expose_batch_size` ids
+   per request and at most `concurrency` requests in flight; 429/5xx are retried honouring
+   `Retry-After`; an item answered with `ok: false` or an empty dialog id is a failure and is
+   re-sent (tenacity, `max_attempts` tries in this run, then later runs until the element has
+   failed `max_attempts` times in all, when it becomes `failed`);
+3. records `dialog_id`, `available_at` and state `available` in `flytt.element_state`;
+4. verifies each newly available element's dialog in Dialogporten (`exposure.verify`).
+
+Re-running is safe: A3 returns the existing dialog id for an element that already has one, and
+only `migrated` elements are selected, so a second run creates no dialog.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from flytt.errors import NotAvailableYet
+import sqlalchemy as sa
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from exposure import selection
+from exposure.clients import AvailabilityStatus, DialogportenClient, MakeAvailableClient
+from exposure.verify import verify_available
+from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
+from syncd.maskinporten import MaskinportenClient
+from syncd.retry import A3CallError, element_backoff_seconds
+
+COUNT_KEYS = (
+    "selected",
+    "made_available",
+    "retry_later",
+    "failed",
+    "not_ready",
+    "verified",
+    "dialogs_with_mismatches",
+    "mismatches",
+    "verify_errors",
+)
+
+
+class _ItemsFailed(Exception):
+    """Some items of a make-available request failed; they are re-sent."""
+
+
+def _not_ready(engine: sa.Engine, services: list[str]) -> int:
+    if selection.ALL_SERVICES in services:
+        return 0
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "select count(*) from flytt.element_state where state = 'migrated' "
+                    "and not (coalesce(resource_id, '') = any(:s))"
+                ),
+                {"s": services},
+            ).scalar_one()
+        )
+
+
+class _Exposer:
+    def __init__(self, settings: Settings, warehouse: Warehouse, a3: MakeAvailableClient) -> None:
+        self.settings, self.engine, self.a3 = settings, warehouse.engine, a3
+        self.owner = selection.new_lease_owner()
+        self.counts: Counter[str] = Counter()
+        self.gate = asyncio.Semaphore(settings.concurrency)
+        self.retry_wait = wait_exponential_jitter(initial=0.1, max=5)
+
+    async def _send(self, chunk: list[selection.Candidate]) -> None:
+        by_a3 = {c.a3_correspondence_id: c for c in chunk}
+        pending = list(by_a3)
+        done: dict[Any, AvailabilityStatus] = {}
+        failure: dict[Any, tuple[str, str]] = {}
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.settings.max_attempts),
+                wait=self.retry_wait,
+                retry=retry_if_exception_type(_ItemsFailed),
+                reraise=True,
+            ):
+                with attempt:
+                    async with self.gate:
+                        statuses = await self.a3.make_available(pending)
+                    answered = {s.correspondence_id: s for s in statuses}
+                    still: list[Any] = []
+                    for a3_id in pending:
+                        status = answered.get(a3_id)
+                        if status is not None and status.succeeded:
+                            done[a3_id] = status
+                        else:
+                            still.append(a3_id)
+                            failure[a3_id] = _failure(status)
+                    pending = still
+                    if pending:
+                        raise _ItemsFailed
+        except _ItemsFailed:
+            pass
+        except A3CallError as exc:
+            for a3_id in pending:
+                failure[a3_id] = (exc.code, exc.detail)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            for a3_id, status in done.items():
+                candidate = by_a3[a3_id]
+                assert status.dialog_id is not None
+                if selection.mark_available(
+                    conn, self.owner, candidate.a2_correspondence_id, UUID(status.dialog_id), now
+                ):
+                    self.counts["made_available"] += 1
+            for a3_id in pending:
+                candidate = by_a3[a3_id]
+                code, detail = failure[a3_id]
+                gave_up = selection.mark_failed_attempt(
+                    conn,
+                    self.owner,
+                    candidate.a2_correspondence_id,
+                    code,
+                    redact(detail),
+                    element_backoff_seconds(candidate.attempts + 1),
+                    max_attempts=self.settings.max_attempts,
+                )
+                self.counts["failed" if gave_up else "retry_later"] += 1
+
+    async def make_available(self, limit: int | None) -> None:
+        services = list(self.settings.ready_services)
+        size = self.settings.expose_batch_size
+        try:
+            while limit is None or self.counts["selected"] < limit:
+                want = self.settings.batch_size
+                if limit is not None:
+                    want = min(want, limit - self.counts["selected"])
+                with self.engine.begin() as conn:
+                    batch = selection.claim(
+                        conn,
+                        owner=self.owner,
+                        services=services,
+                        cutover_year=self.settings.cutover_year,
+                        limit=want,
+                        lease_seconds=self.settings.lease_seconds,
+                    )
+                if not batch:
+                    break
+                self.counts["selected"] += len(batch)
+                chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
+                await asyncio.gather(*(self._send(chunk) for chunk in chunks))
+        finally:
+            with self.engine.begin() as conn:
+                selection.release(conn, self.owner)
+
+
+def _failure(status: AvailabilityStatus | None) -> tuple[str, str]:
+    if status is None:
+        return "a3_no_status", "A3 answered without a status for this id"
+    if not status.ok:
+        return "a3_not_ok", (status.error or "")[:300]
+    return "a3_empty_dialog_id", "A3 answered ok with an empty dialog id (Dialogporten 4xx)"
 
 
 def run_expose(settings: Settings, warehouse: Warehouse, **options: Any) -> dict[str, int]:
-    """Make migrated elements available and verify their dialogs; return counts."""
-    raise NotAvailableYet("flytt expose", 5)
+    """Make migrated elements available and verify their dialogs; return counts.
+
+    Options:
+        limit (int): expose at most this many elements in this run.
+        verify (bool, default True): verify dialogs after making them available.
+        recheck (bool): verify every available element again, not only new ones.
+        tokens (MaskinportenClient): token client (default: from settings).
+
+    Returns:
+        Counts: `selected`, `made_available`, `retry_later`, `failed`, `not_ready` (migrated
+        elements of services not marked ready), `verified`, `dialogs_with_mismatches`,
+        `mismatches`, `verify_errors`.
+
+    Raises:
+        UserError: no Maskinporten key is configured.
+    """
+    tokens: MaskinportenClient = options.get("tokens") or MaskinportenClient.from_settings(settings)
+    return asyncio.run(_run(settings, warehouse, tokens, options))
+
+
+async def _run(
+    settings: Settings, warehouse: Warehouse, tokens: MaskinportenClient, options: dict[str, Any]
+) -> dict[str, int]:
+    common = {
+        "concurrency": settings.concurrency,
+        "tries": settings.max_attempts,
+        "initial_wait": 0.2,
+    }
+    a3 = MakeAvailableClient(settings.a3_base_url, tokens, **common)
+    dialogporten = DialogportenClient(settings.dialogporten_base_url, tokens, **common)
+    exposer = _Exposer(settings, warehouse, a3)
+    try:
+        await exposer.make_available(options.get("limit"))
+        counts = exposer.counts
+        counts["not_ready"] = _not_ready(warehouse.engine, list(settings.ready_services))
+        if options.get("verify", True):
+            counts.update(
+                await verify_available(
+                    warehouse.engine,
+                    dialogporten,
+                    correspondence_base_url=settings.a3_base_url,
+                    batch_size=settings.batch_size,
+                    concurrency=settings.concurrency,
+                    recheck=bool(options.get("recheck")),
+                    run_id=options.get("run_id"),
+                )
+            )
+    finally:
+        await a3.aclose()
+        await dialogporten.aclose()
+    return {k: int(counts.get(k, 0)) for k in COUNT_KEYS}

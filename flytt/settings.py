@@ -146,7 +146,13 @@ class Settings(BaseSettings):
     ready_services: list[str] = Field(
         default_factory=list,
         description="Services (A3 resource ids) whose delegations are in sync, so their "
-        "elements may be exposed. Empty: none.",
+        "elements may be exposed. Empty: none; '*': every service.",
+    )
+    expose_batch_size: int = Field(
+        20,
+        ge=1,
+        le=999,
+        description="Correspondence ids per make-available request (list mode, issue #5).",
     )
 
     @field_validator("warehouse_dsn", "a2_source_url")

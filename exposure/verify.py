@@ -1,0 +1,187 @@
+"""Verify exposed elements' dialogs in Dialogporten and store the differences (issue #5).
+
+For each available element not verified yet: look the dialog up by
+`urn:altinn:correspondence-id:{A3 id}` (dialogporten.md §1.1 `dialoglookup`), read it, and
+compare it with the expected dialog (`exposure.expected`, `exposure.compare`). The result goes
+to `flytt.dialog_check` (one row per element, replaced on re-check) and
+`flytt.dialog_mismatch` (one row per differing field), values masked with `flytt.redact`.
+
+Extra fields beyond `exposure.compare`: `dialog` (no dialog found by the lookup),
+`dialogId` (the lookup finds another dialog than the one A3 reported), `expected` (the expected
+dialog could not be computed: `not_in_marts` or `mapping_error`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from exposure.clients import DialogportenClient
+from exposure.compare import Mismatch, compare_dialog
+from exposure.dialog import CORRESPONDENCE_LABEL_PREFIX
+from exposure.expected import ExpectedUnavailable, expected_dialogs
+from exposure.selection import unverified
+from flytt.redact import redact
+from syncd.retry import A3CallError
+
+
+async def _check_one(
+    client: DialogportenClient, row: dict[str, Any], expected: Any
+) -> tuple[str | None, list[Mismatch]]:
+    """(dialog id found by the lookup or None, mismatches) for one element."""
+    label = f"{CORRESPONDENCE_LABEL_PREFIX}{row['a3_correspondence_id']}"
+    dialog_id = await client.lookup(label)
+    if dialog_id is None:
+        return None, [("dialog", "present", "missing")]
+    out: list[Mismatch] = []
+    recorded = row.get("dialog_id")
+    if recorded is not None and str(recorded).lower() != dialog_id.lower():
+        out.append(("dialogId", str(recorded), dialog_id))
+    if isinstance(expected, ExpectedUnavailable):
+        return dialog_id, [*out, ("expected", expected.code, None)]
+    document = await client.get(dialog_id)
+    if document is None:
+        return None, [*out, ("dialog", "present", "missing")]
+    return dialog_id, out + compare_dialog(expected.body, document)
+
+
+async def _guarded(
+    gate: asyncio.Semaphore, client: DialogportenClient, row: dict[str, Any], expected: Any
+) -> tuple[dict[str, Any], tuple[str | None, list[Mismatch]] | None]:
+    """`_check_one` under the concurrency gate; None instead of a result when Dialogporten
+    kept failing (the element stays unverified)."""
+    async with gate:
+        try:
+            return row, await _check_one(client, row, expected)
+        except A3CallError:
+            return row, None
+
+
+def _store(
+    conn: sa.Connection,
+    row: dict[str, Any],
+    dialog_id: str | None,
+    mismatches: list[Mismatch],
+    run_id: int | None,
+) -> None:
+    a2 = row["a2_correspondence_id"]
+    conn.execute(
+        sa.text("delete from flytt.dialog_mismatch where a2_correspondence_id = :id"), {"id": a2}
+    )
+    if mismatches:
+        conn.execute(
+            sa.text(
+                "insert into flytt.dialog_mismatch "
+                "(a2_correspondence_id, field, expected, actual, run_id) "
+                "values (:id, :field, :expected, :actual, :run)"
+            ),
+            [
+                {
+                    "id": a2,
+                    "field": field,
+                    "expected": None if want is None else redact(want)[:1000],
+                    "actual": None if got is None else redact(got)[:1000],
+                    "run": run_id,
+                }
+                for field, want, got in mismatches
+            ],
+        )
+    conn.execute(
+        sa.text(
+            """
+            insert into flytt.dialog_check
+                (a2_correspondence_id, a3_correspondence_id, dialog_id, mismatches, checked_at,
+                 run_id)
+            values (:id, :a3, :dialog, :n, now(), :run)
+            on conflict (a2_correspondence_id) do update
+               set a3_correspondence_id = excluded.a3_correspondence_id,
+                   dialog_id = excluded.dialog_id, mismatches = excluded.mismatches,
+                   checked_at = excluded.checked_at, run_id = excluded.run_id
+            """
+        ),
+        {
+            "id": a2,
+            "a3": row["a3_correspondence_id"],
+            "dialog": dialog_id,
+            "n": len(mismatches),
+            "run": run_id,
+        },
+    )
+
+
+async def verify_available(
+    engine: sa.Engine,
+    client: DialogportenClient,
+    *,
+    correspondence_base_url: str,
+    batch_size: int,
+    concurrency: int,
+    recheck: bool = False,
+    run_id: int | None = None,
+) -> Counter[str]:
+    """Verify every available element without a check (all of them with `recheck`).
+
+    Returns counts: `verified`, `dialogs_with_mismatches`, `mismatches`, `verify_errors`
+    (Dialogporten kept failing; those elements stay unverified for the next run).
+    """
+    counts: Counter[str] = Counter()
+    if recheck:
+        with engine.begin() as conn:
+            conn.execute(sa.text("delete from flytt.dialog_check"))
+    skip: set[int] = set()
+    gate = asyncio.Semaphore(concurrency)
+    while True:
+        with engine.connect() as conn:
+            rows = [
+                r
+                for r in unverified(conn, batch_size + len(skip))
+                if r["a2_correspondence_id"] not in skip
+            ][:batch_size]
+            if not rows:
+                break
+            expected = expected_dialogs(
+                conn,
+                [
+                    (
+                        r["a2_correspondence_id"],
+                        UUID(str(r["a3_correspondence_id"])),
+                        r["available_at"],
+                    )
+                    for r in rows
+                ],
+                correspondence_base_url=correspondence_base_url,
+            )
+
+        results = await asyncio.gather(
+            *(_guarded(gate, client, r, expected[r["a2_correspondence_id"]]) for r in rows)
+        )
+        with engine.begin() as conn:
+            for row, result in results:
+                if result is None:
+                    skip.add(row["a2_correspondence_id"])
+                    counts["verify_errors"] += 1
+                    continue
+                dialog_id, found = result
+                _store(conn, row, dialog_id, found, run_id)
+                counts["verified"] += 1
+                if found:
+                    counts["dialogs_with_mismatches"] += 1
+                    counts["mismatches"] += len(found)
+    return counts
+
+
+def mismatches_by_field(conn: sa.Connection) -> list[dict[str, Any]]:
+    """`[{"field": str, "dialogs": n}]`: how many dialogs differ in each field, most first."""
+    return [
+        {"field": str(row[0]), "dialogs": int(row[1])}
+        for row in conn.execute(
+            sa.text(
+                "select field, count(distinct a2_correspondence_id) from flytt.dialog_mismatch "
+                "group by field order by 2 desc, 1"
+            )
+        )
+    ]
