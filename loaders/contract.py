@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql
+from sqlalchemy.dialects import mssql, mysql
 
 CONTRACT_VERSION = "1"
 """Bumped when a table or column is added, renamed or changes type."""
@@ -41,11 +41,27 @@ BIGINT = sa.BigInteger()
 TINYINT = sa.SmallInteger().with_variant(mssql.TINYINT(), "mssql")
 SMALLINT = sa.SmallInteger()
 BIT = sa.Boolean()
-DATETIME2 = sa.DateTime(timezone=False).with_variant(mssql.DATETIME2(7), "mssql")
+DATETIME2 = (
+    sa.DateTime(timezone=False)
+    .with_variant(mssql.DATETIME2(7), "mssql")
+    .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+)
 UUID = sa.Uuid()
-BINARY = sa.LargeBinary().with_variant(mssql.VARBINARY(), "mssql")
-NTEXT = sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")
-XML = sa.UnicodeText().with_variant(mssql.XML(), "mssql")
+BINARY = (
+    sa.LargeBinary()
+    .with_variant(mssql.VARBINARY(), "mssql")
+    .with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+)
+NTEXT = (
+    sa.UnicodeText()
+    .with_variant(mssql.NVARCHAR(), "mssql")
+    .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+)
+XML = (
+    sa.UnicodeText()
+    .with_variant(mssql.XML(), "mssql")
+    .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+)
 
 
 def nvarchar(length: int) -> sa.types.TypeEngine[str]:
@@ -111,7 +127,7 @@ def src_db() -> sa.Column:
 
 
 def _table(name: str, comment: str, *columns: sa.Column) -> sa.Table:
-    return sa.Table(name, metadata, *columns, comment=comment)
+    return sa.Table(name, metadata, *columns, comment=comment, mysql_charset="utf8mb4")
 
 
 SERVICE_CODE = "A2 ExternalServiceCode (a2-model §1.3, §8.2; S1)"
