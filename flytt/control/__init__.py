@@ -5,7 +5,7 @@ Alembic migrations in `flytt/control/alembic/versions/`; `upgrade(warehouse)` br
 warehouse to the newest revision and is safe to call before every command.
 """
 
-from flytt.control.migrate import current_revision, upgrade
+from flytt.control.migrate import current_revision, head_revision, upgrade
 from flytt.control.states import ELEMENT_STATES, ElementState
 
-__all__ = ["ELEMENT_STATES", "ElementState", "current_revision", "upgrade"]
+__all__ = ["ELEMENT_STATES", "ElementState", "current_revision", "head_revision", "upgrade"]

@@ -36,6 +36,17 @@ def upgrade(warehouse: Warehouse, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def head_revision() -> str:
+    """The newest revision among the migration scripts shipped with this version of flytt."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_SCRIPTS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
 def current_revision(warehouse: Warehouse) -> str | None:
     """The control schema's Alembic revision, or None on a warehouse never upgraded."""
     with warehouse.engine.connect() as conn:
