@@ -18,7 +18,7 @@ from rich.table import Table
 
 from flytt import __version__
 from flytt.console import err, out
-from flytt.errors import NotAvailableYet, UserError
+from flytt.errors import UserError
 from flytt.settings import Settings, load_settings
 from flytt.warehouse import Warehouse, resolve_warehouse
 
@@ -95,6 +95,16 @@ def sandbox_a2(
         str | None,
         typer.Option(help="Target SQLAlchemy URL (default: SQLite file in the data folder)."),
     ] = None,
+    live: Annotated[
+        float | None,
+        typer.Option(
+            "--live",
+            metavar="RATE",
+            help="Then keep adding correspondences, status and delegation changes at RATE per "
+            "second until Ctrl-C.",
+            min=0.001,
+        ),
+    ] = None,
 ) -> None:
     """Generate a realistic sandbox Altinn 2 database."""
     from sandbox.a2.generate import generate_a2
@@ -102,12 +112,20 @@ def sandbox_a2(
     settings = load_settings()
     counts = generate_a2(settings, size=size, seed=seed, url=url)
     _summary(f"Sandbox A2 database: {sum(counts.values())} rows", counts)
+    if live:
+        from sandbox.a2.live import run_live
+
+        err.print(f"Live: about {live:g} changes per second; Ctrl-C stops.")
+        changed = run_live(settings, rate=live, url=url)
+        _summary(f"Live changes: {sum(changed.values())} rows inserted or updated", changed)
 
 
 @sandbox_app.command("serve")
 def sandbox_serve() -> None:
     """Serve the A3, Dialogporten, Resource Registry and Maskinporten replicas on localhost."""
-    raise NotAvailableYet("flytt sandbox serve", 6)
+    from sandbox.services import serve_until_interrupted
+
+    serve_until_interrupted(load_settings())
 
 
 @app.command()
