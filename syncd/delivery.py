@@ -99,6 +99,7 @@ class _Run:
     run_id: int | None
     newest_first: bool
     quotas: dict[str, ServiceQuota]
+    byte_source: ByteSource
     counts: Counter[str] = field(default_factory=Counter)
     inflight: int = 0
 
@@ -290,18 +291,30 @@ def _record_service(warehouse: Warehouse, resource_id: str, error_code: str | No
 # --- step 1.1: elements --------------------------------------------------------------------
 
 
+ByteSource = Callable[..., Iterator[bytes]]
+"""`(settings, a2_attachment_id, chunk_size=...) -> Iterator[bytes]`, like
+`loaders.attachments.iter_attachment_bytes`."""
+
+
+def default_byte_source() -> ByteSource:
+    """The A2 source reader of the loader (`loaders.attachments.iter_attachment_bytes`)."""
+    import importlib
+
+    module = importlib.import_module("loaders.attachments")
+    source: ByteSource = module.iter_attachment_bytes
+    return source
+
+
 def _byte_stream(
-    settings: Settings, a2_attachment_id: Any, executor: concurrent.futures.Executor
+    run: _Run, a2_attachment_id: Any, executor: concurrent.futures.Executor
 ) -> Callable[[], AsyncIterator[bytes]]:
     """Factory of an async stream of one attachment's bytes, read from the A2 source in a
     worker thread chunk by chunk (memory stays at one chunk)."""
 
     def factory() -> AsyncIterator[bytes]:
         async def gen() -> AsyncIterator[bytes]:
-            from loaders.attachments import iter_attachment_bytes
-
-            chunks: Iterator[bytes] = iter_attachment_bytes(
-                settings, a2_attachment_id, chunk_size=CHUNK_SIZE
+            chunks: Iterator[bytes] = run.byte_source(
+                run.settings, a2_attachment_id, chunk_size=CHUNK_SIZE
             )
             loop = asyncio.get_running_loop()
             try:
@@ -331,7 +344,7 @@ async def _upload_attachments(
             raw_id: Any = a2_att
             if raw_id.isdigit():
                 raw_id = int(raw_id)  # A2 attachment ids are ints in the source
-            body = _byte_stream(run.settings, raw_id, executor)
+            body = _byte_stream(run, raw_id, executor)
             size = attachment_size(att)
             if size is None:
                 data = b"".join([c async for c in body()])
@@ -559,6 +572,8 @@ def run_migrate(settings: Settings, warehouse: Warehouse, **options: Any) -> dic
         limit: at most this many elements per service (default `settings.max_per_service`).
         reset: reset this one element (A2 id) to `eligible` and do nothing else.
         clients: HTTP clients to use (tests, benchmark); default from `settings`.
+        attachment_bytes: reader of attachment bytes from the A2 source (`ByteSource`);
+            default `loaders.attachments.iter_attachment_bytes`.
         show_progress: draw the progress bar on stderr.
 
     Returns:
@@ -578,6 +593,7 @@ def run_migrate(settings: Settings, warehouse: Warehouse, **options: Any) -> dic
     reset: int | None = options.get("reset")
     clients: Clients | None = options.get("clients")
     show_progress = bool(options.get("show_progress", True))
+    byte_source: ByteSource | None = options.get("attachment_bytes")
     if reset is not None:
         with warehouse.engine.begin() as conn:
             if not leases.reset_element(conn, reset):
@@ -588,16 +604,16 @@ def run_migrate(settings: Settings, warehouse: Warehouse, **options: Any) -> dic
         return {"reset": 1}
     per_service = limit or settings.max_per_service
     with warehouse.engine.connect() as conn:
+        tx = conn.begin()
         if not relation_exists(conn, ELIGIBILITY):
             raise UserError(
                 f"The view {SCHEMA}.{ELIGIBILITY} does not exist; run `flytt build` first."
             )
-        tx = conn.begin()
         found = discover(conn)
         waits = _service_waits(conn)
         pending = _pending_by_service(conn, services, waits)
         if dry_run:
-            tx.rollback()
+            tx.rollback()  # a dry run writes nothing, not even the discovery
         else:
             _release_dead_local_leases(conn)
             tx.commit()
@@ -620,7 +636,17 @@ def run_migrate(settings: Settings, warehouse: Warehouse, **options: Any) -> dic
         counts.update({f"would_send {rid}": n for rid, n in wanted.items()})
         return counts
     return asyncio.run(
-        _migrate(settings, warehouse, wanted, waits, newest_first, clients, show_progress, found)
+        _migrate(
+            settings,
+            warehouse,
+            wanted,
+            waits,
+            newest_first,
+            clients,
+            show_progress,
+            found,
+            byte_source,
+        )
     )
 
 
@@ -633,6 +659,7 @@ async def _migrate(
     clients: Clients | None,
     show_progress: bool,
     found: dict[str, int],
+    byte_source: ByteSource | None,
 ) -> dict[str, Any]:
     own_clients = clients is None
     with warehouse.engine.connect() as conn:
@@ -659,6 +686,7 @@ async def _migrate(
         run_id=run_id,
         newest_first=newest_first,
         quotas={},
+        byte_source=byte_source or default_byte_source(),
         counts=counts,
     )
     try:

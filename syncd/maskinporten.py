@@ -29,6 +29,9 @@ from syncd.retry import TRANSIENT_STATUS, A3CallError, error_from_transport
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MIGRATE_SCOPE = "altinn:correspondence.migrate"
 RESOURCE_WRITE_SCOPE = "altinn:resourceregistry/resource.write"
+RESOURCE_ADMIN_SCOPE = "altinn:resourceregistry/resource.admin"
+"""Lets one integration write resources of every service owner (the registry otherwise allows
+only the owner organisation of `hasCompetentAuthority`)."""
 ASSERTION_LIFETIME_S = 60
 """Maskinporten refuses assertions that live longer than 120 s; one minute is plenty."""
 EXPIRY_MARGIN_S = 30

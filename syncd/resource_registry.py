@@ -8,7 +8,9 @@ the Dialogporten service-resource example show):
 * `POST {base}/resourceregistry/api/v1/resource/{id}/policy`, multipart form field
   `policyFile` holding the XACML 3.0 policy → 201 (`PUT` replaces an existing one on 409).
 
-Token: Maskinporten scope `altinn:resourceregistry/resource.write`.
+Token: Maskinporten scopes `altinn:resourceregistry/resource.write` and
+`altinn:resourceregistry/resource.admin` (the registry lets a writer change only resources of
+its own organisation unless it holds the admin scope; flytt writes for every service owner).
 
 The resource shape follows reference a2-model §3.1 (identifier, title/description with the
 " - migrated from Altinn 2" postfix, `resourceType` CorrespondenceService, resource references
@@ -26,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from syncd.maskinporten import RESOURCE_WRITE_SCOPE, MaskinportenClient
+from syncd.maskinporten import RESOURCE_ADMIN_SCOPE, RESOURCE_WRITE_SCOPE, MaskinportenClient
 from syncd.payloads import pick
 from syncd.retry import call_with_retry, error_from_response, error_from_transport
 
@@ -211,7 +213,7 @@ class ResourceRegistryClient:
         self.tries = tries
         self.initial_wait = initial_wait
         self.http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + RESOURCE_PATH,
+            base_url=base_url,
             timeout=httpx.Timeout(30.0, connect=5.0),
             transport=transport,
         )
@@ -221,10 +223,10 @@ class ResourceRegistryClient:
         await self.http.aclose()
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        token = await self.tokens.atoken([RESOURCE_WRITE_SCOPE])
+        token = await self.tokens.atoken([RESOURCE_WRITE_SCOPE, RESOURCE_ADMIN_SCOPE])
         try:
             response = await self.http.request(
-                method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
+                method, RESOURCE_PATH + path, headers={"Authorization": f"Bearer {token}"}, **kwargs
             )
         except httpx.TransportError as exc:
             raise error_from_transport(exc) from None
