@@ -84,7 +84,7 @@ class WarehouseParties:
             sa.text(
                 f"select distinct on (m.party_uuid) m.party_uuid, m.recipient_urn, "
                 f"m.recipient_kind, p.username from {PARTY_MAP} m {join} "
-                f"where m.party_uuid = any(:ids) order by m.party_uuid"
+                f"where m.party_uuid = any(cast(:ids as uuid[])) order by m.party_uuid"
             ),
             {"ids": [str(u) for u in wanted]},
         )

@@ -80,7 +80,7 @@ class _Exposer:
         self.owner = selection.new_lease_owner()
         self.counts: Counter[str] = Counter()
         self.gate = asyncio.Semaphore(settings.concurrency)
-        self.retry_wait = wait_exponential_jitter(initial=0.1, max=5)
+        self.retry_wait = wait_exponential_jitter(multiplier=0.1, max=5, jitter=0.2)
 
     async def _send(self, chunk: list[selection.Candidate]) -> None:
         by_a3 = {c.a3_correspondence_id: c for c in chunk}

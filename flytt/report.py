@@ -6,7 +6,8 @@ The report document (JSON with `--json`):
      "failed_by_error": [{"error_code": str, "elements": n}],
      "failed": [{"a2_correspondence_id": n, "error_code": str, "attempts": n}],   # first 100
      "quarantine_by_reason": [{"source": "mapping"|"delivery", "reason_code": str, "rows": n}],
-     "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}]}
+     "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}],
+     "dialog_mismatches_by_field": [{"field": str, "dialogs": n}]}   # issue #5, exposure
 
 Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
 """
@@ -72,6 +73,17 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
                     )
                 )
             ]
+        dialog_mismatches = []
+        if _table_exists(conn, "flytt.dialog_mismatch"):
+            dialog_mismatches = [
+                {"field": str(row[0]), "dialogs": int(row[1])}
+                for row in conn.execute(
+                    sa.text(
+                        "select field, count(distinct a2_correspondence_id) "
+                        "from flytt.dialog_mismatch group by 1 order by 2 desc, 1"
+                    )
+                )
+            ]
         runs = [
             dict(row._mapping)
             for row in conn.execute(
@@ -87,6 +99,7 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
         "failed": failed,
         "quarantine_by_reason": quarantine,
         "recent_runs": runs,
+        "dialog_mismatches_by_field": dialog_mismatches,
     }
 
 
@@ -113,6 +126,14 @@ def print_status(doc: dict[str, Any]) -> None:
         )
         steps.add_row(key, step["title"], step["state"], extra)
     out.print(steps)
+    by_year = doc["steps"].get("5", {}).get("by_year") or {}
+    if by_year:
+        years = Table(title="Step 5 by year (A2 creation, Norwegian time)", title_justify="left")
+        for col in ("year", "available", "waiting"):
+            years.add_column(col, justify="right")
+        for year, n in by_year.items():
+            years.add_row(year, str(n["available"]), str(n["waiting"]))
+        out.print(years)
 
 
 def print_report(doc: dict[str, Any]) -> None:
@@ -138,6 +159,16 @@ def print_report(doc: dict[str, Any]) -> None:
         out.print(t)
     else:
         out.print("Nothing in quarantine.")
+    mismatches = doc.get("dialog_mismatches_by_field") or []
+    if mismatches:
+        t = Table(title="Dialog mismatches by field (step 5)", title_justify="left")
+        t.add_column("field")
+        t.add_column("dialogs", justify="right")
+        for row in mismatches:
+            t.add_row(row["field"], str(row["dialogs"]))
+        out.print(t)
+    else:
+        out.print("No dialog mismatches.")
     if doc["recent_runs"]:
         t = Table(title="Recent runs", title_justify="left")
         for col in ("run", "command", "status", "started (UTC)", "counts"):

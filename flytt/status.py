@@ -50,6 +50,27 @@ def _progress_state(done: int, pending: int, running: bool) -> str:
     return "not_started"
 
 
+def _exposure_by_year(conn: sa.Connection) -> dict[str, dict[str, int]]:
+    """Step 5 per A2 creation year (Europe/Oslo): `{"2025": {"available": n, "waiting": n}}`,
+    newest year first (issue #5)."""
+    rows = conn.execute(
+        sa.text(
+            "select extract(year from a2_created_at at time zone 'Europe/Oslo')::int as year, "
+            "count(*) filter (where state in ('available', 'a2_blocked')), "
+            "count(*) filter (where state = 'migrated') "
+            "from flytt.element_state where state in ('migrated', 'available', 'a2_blocked') "
+            "group by 1 order by 1 desc nulls last"
+        )
+    ).all()
+    return {
+        str(row[0]) if row[0] is not None else "unknown": {
+            "available": int(row[1]),
+            "waiting": int(row[2]),
+        }
+        for row in rows
+    }
+
+
 def collect_status(warehouse: Warehouse) -> dict[str, Any]:
     """Read schema `flytt` and return the status document described in the module docstring.
 
@@ -68,6 +89,7 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
                 "from flytt.service_state"
             )
         ).one()
+        exposure_by_year = _exposure_by_year(conn)
         migrate_running = _running(conn, "migrate")
         expose_running = _running(conn, "expose")
 
@@ -99,6 +121,7 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
             "state": _progress_state(available, counts["migrated"], expose_running),
             "available": available,
             "waiting": counts["migrated"],
+            "by_year": exposure_by_year,
         },
         "6": {"state": "not_started"},
     }

@@ -1,0 +1,215 @@
+"""`flytt expose` end to end against the A3, Dialogporten and Maskinporten replicas (issue #5).
+
+Every world delivers its elements to the A3 replica first (the migration API, payloads built by
+delivery from the marts), so make-available goes the real path: A3 replica → the one mapping →
+Dialogporten replica (OpenAPI-validated) → verification by lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from exposure.expose import run_expose
+from flytt.report import collect_report
+from flytt.status import collect_status
+from flytt.warehouse import Warehouse
+from tests.exposure.world import YEARS, World, created_at, world
+
+N = 24
+OPENED_ACTOR = "activities.CorrespondenceOpened.performedBy.actorId"
+
+
+@pytest.fixture(scope="module")
+def clean(warehouse: Warehouse, module_data_dir: Path) -> Iterator[tuple[World, dict[str, int]]]:
+    """A world exposed once, one element per request and one request at a time."""
+    with world(warehouse, module_data_dir, N) as w:
+        serial = w.settings.model_copy(update={"concurrency": 1, "expose_batch_size": 1})
+        counts = run_expose(serial, w.warehouse)
+        yield w, counts
+
+
+def _states(w: World) -> dict[int, tuple[str, Any]]:
+    with w.warehouse.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select a2_correspondence_id, state, dialog_id from flytt.element_state")
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _label_to_a2(w: World) -> dict[str, int]:
+    with w.warehouse.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select a3_correspondence_id, a2_correspondence_id from flytt.element_state")
+        )
+        return {f"urn:altinn:correspondence-id:{a3}": a2 for a3, a2 in rows}
+
+
+def _dialogs_by_a2(w: World) -> dict[int, dict[str, Any]]:
+    labels = _label_to_a2(w)
+    out = {}
+    for dialog in w.dialogporten.store.all():
+        label = dialog["serviceOwnerContext"]["serviceOwnerLabels"][0]["value"]
+        out[labels[label]] = dialog
+    return out
+
+
+def test_every_ready_element_becomes_available_with_a_valid_dialog(
+    clean: tuple[World, dict[str, int]],
+) -> None:
+    w, counts = clean
+    ready = w.ready_ids()
+    assert counts["selected"] == counts["made_available"] == len(ready)
+    assert counts["failed"] == counts["retry_later"] == 0
+    assert counts["not_ready"] == N - len(ready)
+    states = _states(w)
+    assert {i for i, (state, _) in states.items() if state == "available"} == set(ready)
+    assert {states[i][0] for i in w.ids if i not in ready} == {"migrated"}
+    stats = w.dialogporten.stats
+    assert stats["created"] == len(ready) == len(w.dialogporten.store)
+    assert stats["create_spec_invalid"] == 0  # each create body valid against the document
+    dialogs = _dialogs_by_a2(w)
+    for i in ready:
+        assert str(states[i][1]) == dialogs[i]["id"]
+
+
+def test_order_is_cutover_year_newest_first_then_earlier_years(
+    clean: tuple[World, dict[str, int]],
+) -> None:
+    w, _ = clean
+    labels = _label_to_a2(w)
+    created_order = [
+        labels[d["serviceOwnerContext"]["serviceOwnerLabels"][0]["value"]]
+        for d in w.dialogporten.store.all()  # insertion order = order of the create calls
+    ]
+    cutover = w.settings.cutover_year
+    assert cutover == 2025
+
+    def key(i: int) -> tuple[int, float]:
+        year = created_at(i).year
+        group = 0 if year == cutover else 1 if year < cutover else 2
+        return group, -created_at(i).timestamp()
+
+    assert created_order == sorted(w.ready_ids(), key=key)
+    years = [created_at(i).year for i in created_order]
+    assert years[0] == 2025 and years[-1] == 2026
+    first_earlier = years.index(2024)
+    assert set(years[:first_earlier]) == {2025}
+    assert years[first_earlier:].index(2023) > 0  # 2024 before 2023
+    by_year = collect_status(w.warehouse)["steps"]["5"]["by_year"]
+    assert set(by_year) == {str(y) for y in YEARS}
+    assert sum(v["available"] for v in by_year.values()) == len(w.ready_ids())
+    assert sum(v["waiting"] for v in by_year.values()) == N - len(w.ready_ids())
+
+
+def test_clean_run_has_an_empty_mismatch_report(clean: tuple[World, dict[str, int]]) -> None:
+    w, counts = clean
+    assert counts["verified"] == len(w.ready_ids())
+    assert counts["mismatches"] == counts["dialogs_with_mismatches"] == 0
+    assert collect_report(w.warehouse)["dialog_mismatches_by_field"] == []
+
+
+def test_second_expose_creates_no_dialog(clean: tuple[World, dict[str, int]]) -> None:
+    w, _ = clean
+    before = dict(w.dialogporten.stats)
+    again = run_expose(w.settings, w.warehouse)
+    assert again["selected"] == again["made_available"] == again["verified"] == 0
+    assert w.dialogporten.stats["created"] == before["created"]
+    assert w.dialogporten.stats["create_requests"] == before["create_requests"]
+    recheck = run_expose(w.settings, w.warehouse, recheck=True)
+    assert recheck["verified"] == len(w.ready_ids())
+    assert recheck["mismatches"] == 0
+    assert w.dialogporten.stats["created"] == before["created"]
+
+
+def _canonical(w: World) -> dict[int, Any]:
+    """End state without the ids a run draws at random (A3 ids, revisions)."""
+    states = _states(w)
+    out: dict[int, Any] = {}
+    for a2, dialog in _dialogs_by_a2(w).items():
+        out[a2] = (
+            states[a2][0],
+            dialog["party"],
+            dialog["serviceResource"],
+            dialog["status"],
+            dialog["systemLabel"],
+            dialog["createdAt"],
+            dialog["updatedAt"],
+            dialog["dueAt"],
+            dialog["content"]["title"],
+            dialog["content"].get("summary"),
+            sorted(
+                (a["type"], a["createdAt"], a["performedBy"]["actorId"])
+                for a in dialog["activities"]
+            ),
+        )
+    for a2, (state, _) in states.items():
+        out.setdefault(a2, (state,))
+    return out
+
+
+def test_with_injected_faults_the_end_state_equals_a_clean_run(
+    clean: tuple[World, dict[str, int]], fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    reference, _ = clean
+    with world(fresh_warehouse, tmp_path, N) as w:
+        w.dialogporten.faults.configure(every=4, statuses=(503, 429))
+        w.a3_faults.configure(rate_503=0.15, rate_429=0.1, rate_500=0.05, retry_after_s=0, seed=5)
+        settings = w.settings.model_copy(update={"max_attempts": 6})
+        counts = run_expose(settings, w.warehouse)
+        w.a3_faults.off()
+        w.dialogporten.faults.configure(every=0)
+        assert w.a3_faults.stats["503"] + w.a3_faults.stats["429"] > 0
+        assert w.dialogporten.stats["fault_503"] + w.dialogporten.stats["fault_429"] > 0
+        # anything put off by the faults is finished by the next run
+        run_expose(settings.model_copy(update={"max_attempts": 6}), w.warehouse)
+        _finish_retries(w)
+        assert counts["failed"] == 0
+        assert _canonical(w) == _canonical(reference)
+        assert len(w.dialogporten.store) == len(w.ready_ids())  # no duplicates
+        assert collect_report(w.warehouse)["dialog_mismatches_by_field"] == []
+
+
+def _finish_retries(w: World) -> None:
+    """Let elements waiting for a retry go now, and run once more (as a later run would)."""
+    with w.warehouse.engine.begin() as conn:
+        conn.execute(sa.text("update flytt.element_state set next_attempt_at = null"))
+    run_expose(w.settings, w.warehouse)
+
+
+def test_corrupted_opened_actor_is_reported_by_field_with_count(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    with world(fresh_warehouse, tmp_path, N, corrupt={"opened_actor"}) as w:
+        counts = run_expose(w.settings, w.warehouse)
+        assert counts["made_available"] == len(w.ready_ids())
+        report = collect_report(w.warehouse)
+        assert report["dialog_mismatches_by_field"] == [
+            {"field": OPENED_ACTOR, "dialogs": len(w.reads())}
+        ]
+        assert counts["dialogs_with_mismatches"] == len(w.reads())
+        with w.warehouse.engine.connect() as conn:
+            sample = conn.execute(
+                sa.text("select expected, actual from flytt.dialog_mismatch limit 1")
+            ).one()
+        assert "*****" in sample.expected  # national identity numbers are masked
+        assert sample.actual.startswith("PartyRepresentative:urn:altinn:organization")
+
+
+def test_lookup_finds_each_dialog_by_correspondence_label(
+    clean: tuple[World, dict[str, int]],
+) -> None:
+    w, _ = clean
+    token = w.dialogporten_token()
+    for label, a2 in list(_label_to_a2(w).items())[:5]:
+        answer = httpx.get(
+            f"{w.dialogporten_url}/api/v1/serviceowner/dialoglookup",
+            params={"instanceRef": label},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == (404 if a2 % 10 == 0 else 200)
