@@ -1,0 +1,96 @@
+{#
+    A3 CorrespondenceDeleteEvents (a3-correspondence §2.2, §1.3): A2 trash, restore and purge
+    history as delete events. event_type: 1 HardDeletedByServiceOwner (code 8),
+    2 HardDeletedByRecipient (7), 3 SoftDeletedByRecipient (13), 4 RestoredByRecipient (14).
+    Unique on `event_key` (A3's unique index). Incremental like the status events.
+#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['event_key'], 'unique': True},
+        {'columns': ['altinn2_correspondence_id']},
+        {'columns': ['_dlt_load_id']},
+    ],
+) }}
+
+with
+
+events as (
+
+    select * from {{ ref('int_status_events_mapped_to_a3') }}
+
+),
+
+correspondences as (
+
+    select * from {{ ref('stg_a2__correspondences') }}
+
+),
+
+quarantine_reasons as (
+
+    select * from {{ ref('int_correspondence_quarantine_reasons') }}
+
+),
+
+new_events as (
+
+    select events.*
+    from events
+    where
+        events.a3_target = 'delete_event'
+        and {{ incremental_load_filter('events._dlt_load_id') }}
+    {% if is_incremental() %}
+        union all
+        select events.*
+        from events
+        inner join correspondences
+            on events.a2_correspondence_id = correspondences.a2_correspondence_id
+        where
+            events.a3_target = 'delete_event'
+            and {{ incremental_load_filter('correspondences._dlt_load_id') }}
+    {% endif %}
+
+),
+
+kept_events as (
+
+    select new_events.*
+    from new_events
+    where
+        exists (
+            select 1
+            from correspondences
+            where correspondences.a2_correspondence_id = new_events.a2_correspondence_id
+        )
+        and not exists (
+            select 1
+            from quarantine_reasons
+            where quarantine_reasons.a2_correspondence_id = new_events.a2_correspondence_id
+        )
+
+),
+
+first_per_key as (
+
+    select distinct on (event_key)
+        event_key,
+        a2_correspondence_id as altinn2_correspondence_id,
+        delete_event_type as event_type,
+        status as migration_status,
+        status_name as migration_status_name,
+        status_changed as event_occurred,
+        party_uuid,
+        event_user_uuid,
+        a2_status_event_id as altinn2_status_event_id,
+        a2_status_type as altinn2_status_type,
+        _dlt_load_id
+    from kept_events
+    order by event_key, status_changed, a2_status_event_id
+
+)
+
+select * from first_per_key

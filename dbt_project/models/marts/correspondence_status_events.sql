@@ -1,0 +1,98 @@
+{#
+    A3 CorrespondenceStatuses (a3-correspondence §2.2) for migrated correspondences: the mapped
+    A2 status history (codes 0–6, 9–12), delete events excluded. Unique on `event_key` = A3's
+    unique index (correspondence, status, time to the second, party). Incremental
+    (delete+insert on event_key, indexed): a run maps the A2 events of newer loads and all events of correspondences whose A2 row
+    is newer (so a correspondence that leaves quarantine gets its history); a later
+    duplicate that wins "first wins" replaces the earlier row because the key is the same.
+#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['event_key'], 'unique': True},
+        {'columns': ['altinn2_correspondence_id']},
+        {'columns': ['_dlt_load_id']},
+    ],
+) }}
+
+with
+
+events as (
+
+    select * from {{ ref('int_status_events_mapped_to_a3') }}
+
+),
+
+correspondences as (
+
+    select * from {{ ref('stg_a2__correspondences') }}
+
+),
+
+quarantine_reasons as (
+
+    select * from {{ ref('int_correspondence_quarantine_reasons') }}
+
+),
+
+new_events as (
+
+    select events.*
+    from events
+    where
+        events.a3_target = 'status'
+        and {{ incremental_load_filter('events._dlt_load_id') }}
+    {% if is_incremental() %}
+        union all
+        select events.*
+        from events
+        inner join correspondences
+            on events.a2_correspondence_id = correspondences.a2_correspondence_id
+        where
+            events.a3_target = 'status'
+            and {{ incremental_load_filter('correspondences._dlt_load_id') }}
+    {% endif %}
+
+),
+
+kept_events as (
+
+    select new_events.*
+    from new_events
+    where
+        exists (
+            select 1
+            from correspondences
+            where correspondences.a2_correspondence_id = new_events.a2_correspondence_id
+        )
+        and not exists (
+            select 1
+            from quarantine_reasons
+            where quarantine_reasons.a2_correspondence_id = new_events.a2_correspondence_id
+        )
+
+),
+
+first_per_key as (
+
+    select distinct on (event_key)
+        event_key,
+        a2_correspondence_id as altinn2_correspondence_id,
+        status,
+        status_name,
+        status_text,
+        status_changed,
+        party_uuid,
+        event_user_uuid,
+        a2_status_event_id as altinn2_status_event_id,
+        a2_status_type as altinn2_status_type,
+        _dlt_load_id
+    from kept_events
+    order by event_key, status_changed, a2_status_event_id, output_sequence
+
+)
+
+select * from first_per_key

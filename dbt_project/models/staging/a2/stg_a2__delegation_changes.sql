@@ -1,0 +1,33 @@
+with
+
+source as (
+
+    select * from {{ source('a2', 'a2_delegation_change_log') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        change_id::bigint as delegation_change_id,
+        authorization_rule_id::integer as authorization_rule_id,
+        role_id::integer as role_assignment_id,
+        performed_by_user_id::integer as performed_by_user_id,
+        performed_by_party_id::integer as performed_by_party_id,
+
+        ---------- numerics
+        change_type::integer as change_type,
+
+        ---------- timestamps (UTC)
+        {{ a2_local_to_utc('changed_datetime') }} as changed_at,
+        {{ a2_local_to_utc('synced_to_a3_datetime') }} as synced_to_a3_at,
+
+        ---------- load bookkeeping
+        _dlt_load_id
+
+    from source
+
+)
+
+select * from renamed
