@@ -19,7 +19,7 @@ def migrate_body(a2_id: int, **overrides: Any) -> dict[str, Any]:
         "created": "2025-03-01T09:00:00+01:00",
         "partyId": 50012345,
         "correspondenceData": {
-            "recipients": ["urn:altinn:organization:identifier-no:310000001"],
+            "recipients": ["urn:altinn:organization:identifier-no:310000000"],
             "existingAttachments": [],
             "correspondence": {
                 "resourceId": "abc-migratedcorrespondence-1234-1",

@@ -35,7 +35,7 @@ def test_first_migration_stores_every_table_as_a3_does(a3) -> None:
         '"Created", "PropertyList" from correspondence."Correspondences" '
         'where "Altinn2CorrespondenceId" = 1001',
     )[0]
-    assert row.Recipient == "urn:altinn:organization:identifier-no:310000001"
+    assert row.Recipient == "urn:altinn:organization:identifier-no:310000000"
     assert row.RecipientType == "urn:altinn:organization:identifier-no"
     assert row.IsMigrating is True
     assert row.PartyId == 50012345

@@ -88,7 +88,7 @@ def test_slow_answers_time_out_but_still_take_effect(served) -> None:
 
 
 def test_the_plan_is_adjustable_over_http(served) -> None:
-    url, faults, _ = served
+    url, _, _ = served
     response = httpx.put(f"{url}{ADMIN_PATH}", json={"rate_503": 1.0, "seed": 5})
     assert response.status_code == 200
     assert response.json()["plan"]["rate_503"] == 1.0

@@ -1,0 +1,1 @@
+"""Sandbox Resource Registry: create/update resources and upload their XACML policies."""

@@ -1,0 +1,158 @@
+"""All replicas together (sandbox/services.py): a client that signs its own Maskinporten
+assertion with the provisioned key creates a resource, uploads an attachment, migrates a
+correspondence and makes it available, and the dialog lands in the Dialogporten replica.
+Also the empty-dialog-id quirk when Dialogporten refuses (unknown resource)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+import httpx
+import jwt
+import pytest
+import sqlalchemy as sa
+
+from sandbox.a3 import inspect
+from sandbox.services import start_replicas
+from tests.sandbox.payloads import migrate_body, with_correspondence
+from tests.sandbox.test_resource_registry import _policy, _resource
+
+MIGRATION = "/correspondence/api/v1/migration"
+RID = "abc-migratedcorrespondence-1234-1"
+
+
+@pytest.fixture(scope="module")
+def replicas(settings, pg_admin):
+    with start_replicas(settings) as running:
+        yield running
+    running.apps["a3"].state.engine.dispose()
+    engine = sa.create_engine(pg_admin.sqlalchemy_url("postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        name = running.sandbox_database_url.database
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    engine.dispose()
+
+
+def _token(settings, scopes: str) -> str:
+    """What flytt's Maskinporten client does: sign an assertion with the key file, post it."""
+    token_url = settings.maskinporten_token_url
+    now = int(time.time())
+    assertion = jwt.encode(
+        {
+            "iss": settings.maskinporten_client_id,
+            "aud": token_url.rsplit("/", 1)[0] + "/",
+            "scope": scopes,
+            "iat": now,
+            "exp": now + 60,
+            "jti": str(uuid.uuid4()),
+        },
+        settings.maskinporten_key_file.read_bytes(),
+        algorithm="RS256",
+    )
+    response = httpx.post(
+        token_url,
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def test_settings_point_at_the_replicas(replicas, settings) -> None:
+    live = replicas.settings
+    assert live.a3_base_url == replicas.urls["a3"] != settings.a3_base_url
+    assert live.maskinporten_token_url == replicas.urls["maskinporten"] + "/token"
+    assert live.maskinporten_key_file.is_file()
+    assert live.maskinporten_key_file.is_relative_to(settings.data_dir)
+    assert set(replicas.urls) == {"maskinporten", "resource_registry", "dialogporten", "a3"}
+
+
+def test_resource_attachment_migrate_and_make_available_end_to_end(replicas) -> None:
+    live = replicas.settings
+    admin = _token(live, "altinn:resourceregistry/resource.admin")
+    registry = httpx.Client(
+        base_url=live.resource_registry_base_url, headers={"Authorization": f"Bearer {admin}"}
+    )
+    assert registry.post("/resourceregistry/api/v1/resource", json=_resource()).status_code == 201
+    files = {"policyFile": ("p.xml", _policy(), "application/xml")}
+    assert (
+        registry.post(f"/resourceregistry/api/v1/resource/{RID}/policy", files=files).status_code
+        == 201
+    )
+
+    token = _token(live, "altinn:correspondence.migrate")
+    a3 = httpx.Client(
+        base_url=live.a3_base_url + MIGRATION, headers={"Authorization": f"Bearer {token}"}
+    )
+    data = b"%PDF-1.4 sandbox attachment"
+    params = {
+        "resourceId": RID,
+        "sender": "urn:altinn:organization:identifier-no:910000000",
+        "senderPartyUuid": str(uuid.uuid4()),
+        "altinn2AttachmentId": "A2-77",
+        "sendersReference": "ref",
+        "fileName": "vedtak.pdf",
+        "checksum": hashlib.md5(data).hexdigest(),
+    }
+    headers = {"Content-Type": "application/octet-stream"}
+    attachment = a3.post("/attachment", params=params, content=data, headers=headers)
+    assert attachment.status_code == 200, attachment.text
+    body = migrate_body(5001)
+    body["correspondenceData"]["existingAttachments"] = [attachment.json()]
+    migrated = a3.post("/correspondence", json=body)
+    assert migrated.status_code == 200, migrated.text
+    corr_id = migrated.json()["correspondenceId"]
+
+    made = a3.post("/makemigratedcorrespondenceavailable", json={"correspondenceIds": [corr_id]})
+    status = made.json()["statuses"][0]
+    assert status["ok"] is True, status
+    assert status["dialogId"]
+    db = replicas.sandbox_database_url
+    assert inspect.dialog_ids(db) == {5001: status["dialogId"]}
+    issuer = live.maskinporten_token_url.rsplit("/", 1)[0] + "/"
+    dp_token = replicas.maskinporten.issue_token(
+        "t", ["digdir:dialogporten.serviceprovider"], issuer
+    )["access_token"]
+    lookup = httpx.get(
+        f"{live.dialogporten_base_url}/api/v1/serviceowner/dialoglookup",
+        params={"instanceRef": f"urn:altinn:correspondence-id:{corr_id}"},
+        headers={"Authorization": f"Bearer {dp_token}"},
+    )
+    assert lookup.status_code == 200, lookup.text
+    assert lookup.json()["dialogId"] == status["dialogId"]
+    again = a3.post("/makemigratedcorrespondenceavailable", json={"correspondenceId": corr_id})
+    assert again.json()["statuses"][0]["dialogId"] == status["dialogId"]  # idempotent
+    counts = inspect.counts_by_altinn2_id(db, [5001])[5001]
+    assert (counts.correspondences, counts.attachments) == (1, 1)
+
+
+def test_a_dialogporten_refusal_gives_ok_with_an_empty_dialog_id(replicas) -> None:
+    live = replicas.settings
+    token = _token(live, "altinn:correspondence.migrate")
+    a3 = httpx.Client(
+        base_url=live.a3_base_url + MIGRATION, headers={"Authorization": f"Bearer {token}"}
+    )
+    body = with_correspondence(migrate_body(5002), resourceId="abc-migratedcorrespondence-9-9")
+    corr_id = a3.post("/correspondence", json=body).json()["correspondenceId"]
+    made = a3.post("/makemigratedcorrespondenceavailable", json={"correspondenceIds": [corr_id]})
+    assert made.json()["statuses"] == [
+        {"correspondenceId": corr_id, "dialogId": "", "error": None, "ok": True}
+    ]
+    migrating = _is_migrating(replicas, 5002)
+    assert migrating is True
+    unknown = str(uuid.uuid4())
+    missing = a3.post("/makemigratedcorrespondenceavailable", json={"correspondenceId": unknown})
+    assert missing.json()["statuses"][0]["ok"] is False
+
+
+def _is_migrating(replicas, a2_id: int) -> bool:
+    engine = replicas.apps["a3"].state.engine
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                'select "IsMigrating" from correspondence."Correspondences" '
+                'where "Altinn2CorrespondenceId" = :i'
+            ),
+            {"i": a2_id},
+        ).scalar()
