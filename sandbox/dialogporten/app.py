@@ -12,11 +12,12 @@ against the domain rules the document cannot express (`rules.py`). Behaviour rep
   `digdir:dialogporten.correspondence` for CorrespondenceService resources and the
   CorrespondenceOpened/Confirmed activity types (§2.3);
 * hidden query flag `isSilentUpdate` (case-insensitive, §2.1);
-* injected 429/503 (`faults.py`), and a switch that corrupts a field on create (today:
-  `opened_actor`, the actor of the CorrespondenceOpened activity, as in correspondence#1952).
+* a switch that corrupts a field on create (today: `opened_actor`, the actor of the
+  CorrespondenceOpened activity, as in correspondence#1952).
 
-Sandbox-only control endpoints under `/sandbox/` (not part of Dialogporten): `GET /sandbox/stats`,
-`POST /sandbox/faults`, `POST /sandbox/corrupt`.
+Injected 429/503 (and other faults) come from `sandbox.faults.FaultMiddleware`, which wraps every
+replica (`sandbox.services`, the tests). Sandbox-only control endpoints under `/sandbox/` (not
+part of Dialogporten): `GET /sandbox/stats`, `POST /sandbox/corrupt`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import copy
 import json
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,7 +36,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.dialogporten import rules
-from sandbox.dialogporten.faults import FaultInjector
 from sandbox.dialogporten.spec import SpecViolation, validate
 from sandbox.dialogporten.store import Conflict, DialogStore
 
@@ -107,13 +107,12 @@ class DialogportenReplica:
     verifier: TokenCheck | None = None
     org: str = "digdir"
     is_correspondence_resource: Callable[[str], bool] = field(default=lambda _: True)
-    known_resources: frozenset[str] | None = None
+    known_resources: Container[str] | None = None
     checksums: bool = True
     write_delay_s: float = 0.0
     corrupt: set[str] = field(default_factory=set)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     store: DialogStore = field(default_factory=DialogStore)
-    faults: FaultInjector = field(default_factory=FaultInjector)
     stats: Counter[str] = field(default_factory=Counter)
 
     # --- helpers ------------------------------------------------------------------------
@@ -450,31 +449,16 @@ class DialogportenReplica:
             api.add_api_route(BASE + path, _answering(handler), methods=[method])
 
         @api.middleware("http")
-        async def inject_faults(
+        async def count_requests(
             request: Request, call_next: Callable[[Request], Awaitable[Response]]
         ) -> Response:
             if request.url.path.startswith("/api/"):
                 self.stats["requests"] += 1
-                fault = self.faults.maybe_fault()
-                if fault is not None:
-                    self.stats[f"fault_{fault.status_code}"] += 1
-                    return fault
             return await call_next(request)
 
         @api.get("/sandbox/stats")
         async def stats() -> dict[str, Any]:
             return {**self.stats, "dialogs": len(self.store)}
-
-        @api.post("/sandbox/faults")
-        async def faults(request: Request) -> dict[str, Any]:
-            plan = await request.json()
-            self.faults.configure(
-                int(plan.get("every", 0)),
-                tuple(plan.get("statuses", (429, 503))),
-                plan.get("remaining"),
-                int(plan.get("retry_after_s", 0)),
-            )
-            return {"every": self.faults.every}
 
         @api.post("/sandbox/corrupt")
         async def corrupt(request: Request) -> Response:

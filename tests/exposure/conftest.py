@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox.dialogporten.app import DialogportenReplica
+from sandbox.faults import FaultMiddleware, Faults
 from sandbox.maskinporten.app import MaskinportenReplica
 from sandbox.maskinporten.app import create_app as create_maskinporten
 from sandbox.maskinporten.tokens import TokenVerifier
@@ -55,15 +56,17 @@ class Dialogporten:
     replica: DialogportenReplica
     url: str
     client: httpx.Client
+    faults: Faults
 
 
 @pytest.fixture()
 def dialogporten(maskinporten: Maskinporten) -> Iterator[Dialogporten]:
     """A fresh Dialogporten replica (per test) checking tokens of the Maskinporten replica."""
     replica = DialogportenReplica(verifier=maskinporten.verifier())
-    with serve_in_thread(replica.app()) as url:
+    faults = Faults()
+    with serve_in_thread(FaultMiddleware(replica.app(), faults)) as url:
         token = maskinporten.token(SERVICEPROVIDER, CORRESPONDENCE)
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
         ) as client:
-            yield Dialogporten(replica, url, client)
+            yield Dialogporten(replica, url, client, faults)

@@ -219,13 +219,14 @@ def test_scopes(dialogporten: Dialogporten, maskinporten: Maskinporten) -> None:
 
 
 def test_injected_429_and_503_carry_retry_after(dialogporten: Dialogporten) -> None:
-    dialogporten.replica.faults.configure(every=1, statuses=(429, 503), remaining=2)
-    first = dialogporten.client.get(f"{CREATE}/{uuid4()}")
-    second = dialogporten.client.get(f"{CREATE}/{uuid4()}")
-    third = dialogporten.client.get(f"{CREATE}/{uuid4()}")
-    assert (first.status_code, second.status_code, third.status_code) == (429, 503, 404)
-    assert first.headers["retry-after"] == "0"
-    assert second.headers["retry-after"].endswith("GMT")  # RFC 1123 date, as in maintenance mode
+    dialogporten.faults.configure(rate_429=1.0, retry_after_s=2)
+    throttled = dialogporten.client.get(f"{CREATE}/{uuid4()}")
+    dialogporten.faults.configure(rate_429=0.0, rate_503=1.0, retry_after_s=3)
+    unavailable = dialogporten.client.get(f"{CREATE}/{uuid4()}")
+    dialogporten.faults.off()
+    assert (throttled.status_code, throttled.headers["retry-after"]) == (429, "2")
+    assert (unavailable.status_code, unavailable.headers["retry-after"]) == (503, "3")
+    assert dialogporten.client.get(f"{CREATE}/{uuid4()}").status_code == 404
 
 
 def test_corruption_switch_changes_the_opened_actor(dialogporten: Dialogporten) -> None:

@@ -158,14 +158,14 @@ def test_with_injected_faults_the_end_state_equals_a_clean_run(
 ) -> None:
     reference, _ = clean
     with world(fresh_warehouse, tmp_path, N) as w:
-        w.dialogporten.faults.configure(every=4, statuses=(503, 429))
+        w.dialogporten_faults.configure(rate_503=0.15, rate_429=0.1, retry_after_s=0, seed=3)
         w.a3_faults.configure(rate_503=0.15, rate_429=0.1, rate_500=0.05, retry_after_s=0, seed=5)
         settings = w.settings.model_copy(update={"max_attempts": 6})
         counts = run_expose(settings, w.warehouse)
         w.a3_faults.off()
-        w.dialogporten.faults.configure(every=0)
+        w.dialogporten_faults.off()
         assert w.a3_faults.stats["503"] + w.a3_faults.stats["429"] > 0
-        assert w.dialogporten.stats["fault_503"] + w.dialogporten.stats["fault_429"] > 0
+        assert w.dialogporten_faults.stats["503"] + w.dialogporten_faults.stats["429"] > 0
         # anything put off by the faults is finished by the next run
         run_expose(settings.model_copy(update={"max_attempts": 6}), w.warehouse)
         _finish_retries(w)

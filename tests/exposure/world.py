@@ -138,6 +138,7 @@ class World:
     warehouse: Warehouse
     dialogporten: DialogportenReplica
     dialogporten_url: str
+    dialogporten_faults: Faults
     a3_faults: Faults
     register: SandboxRegister
     ids: list[int]
@@ -294,7 +295,8 @@ def world(warehouse: Warehouse, data_dir: Path, n: int, **dialogporten: Any) -> 
         mp.register_client(CLIENT_ID, write_client_key(key_file))
         verifier = TokenVerifier(mp.public_key_pem, mp.issuer)
         dp = DialogportenReplica(verifier=verifier, **dialogporten)
-        dp_url = stack.enter_context(serve_in_thread(dp.app()))
+        dp_faults = Faults()
+        dp_url = stack.enter_context(serve_in_thread(FaultMiddleware(dp.app(), dp_faults)))
         faults = Faults()
         holder: dict[str, World] = {}
         a3_app = create_a3(
@@ -318,7 +320,7 @@ def world(warehouse: Warehouse, data_dir: Path, n: int, **dialogporten: Any) -> 
             expose_batch_size=5,
             batch_size=50,
         )
-        w = World(settings, warehouse, dp, dp_url, faults, register, ids, mp)
+        w = World(settings, warehouse, dp, dp_url, dp_faults, faults, register, ids, mp)
         holder["world"] = w
         migrate_token = str(
             mp.issue_token("delivery", ["altinn:correspondence.migrate"], mp.issuer)["access_token"]
