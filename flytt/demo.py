@@ -60,7 +60,16 @@ def run_demo(size: int, seed: int) -> None:
             ("load", "Load A2 → a2_raw", lambda: run_load(live, warehouse)),
             ("build", "Build the A3 mapping (dbt)", lambda: run_build(warehouse)),
             ("migrate", "Migrate to Altinn 3", lambda: run_migrate(live, warehouse)),
-            ("expose", "Expose in Dialogporten", lambda: run_expose(live, warehouse)),
+            # The sandbox has no delegation step yet, so the demo marks every service ready
+            # unless FLYTT_READY_SERVICES says otherwise (issue #5).
+            (
+                "expose",
+                "Expose in Dialogporten",
+                lambda: run_expose(
+                    live.model_copy(update={"ready_services": live.ready_services or ["*"]}),
+                    warehouse,
+                ),
+            ),
         ]
         with recorded_run(warehouse, "demo", {"size": size, "seed": seed}) as run:
             for key, title, step in steps:
