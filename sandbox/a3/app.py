@@ -20,7 +20,6 @@ The app's OpenAPI document is committed as `sandbox/openapi/a3-migration.json`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -326,8 +325,3 @@ def prepare_database(engine: sa.Engine, service_owners: dict[str, str]) -> None:
                 .values([{"Id": k, "Name": v} for k, v in service_owners.items()])
                 .on_conflict_do_nothing()
             )
-
-
-def openapi_document(app: FastAPI) -> str:
-    """The app's OpenAPI document as committed in the repository (sorted keys, 2-space indent)."""
-    return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -156,3 +156,77 @@ def _is_migrating(replicas, a2_id: int) -> bool:
             ),
             {"i": a2_id},
         ).scalar()
+
+
+def _a3_client(replicas) -> httpx.Client:
+    """An A3 client; makes sure the test resource exists in the Resource Registry first."""
+    live = replicas.settings
+    admin = _token(live, "altinn:resourceregistry/resource.admin")
+    created = httpx.post(
+        f"{live.resource_registry_base_url}/resourceregistry/api/v1/resource",
+        json=_resource(),
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert created.status_code in (201, 409)
+    token = _token(live, "altinn:correspondence.migrate")
+    return httpx.Client(
+        base_url=live.a3_base_url + MIGRATION, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def _wait_for_dialog(replicas, a2_id: int) -> str | None:
+    for _ in range(200):  # bounded wait for the replica's background job
+        found = inspect.dialog_ids(replicas.sandbox_database_url).get(a2_id)
+        if found:
+            return found
+        time.sleep(0.05)
+    return None
+
+
+def test_batch_mode_walks_newest_first_within_the_window(replicas) -> None:
+    a3 = _a3_client(replicas)
+    ids = {}
+    for a2_id, created in ((5101, "2019-01-01"), (5102, "2019-03-01"), (5103, "2019-02-01")):
+        body = migrate_body(a2_id, created=f"{created}T12:00:00+00:00")
+        ids[a2_id] = a3.post("/correspondence", json=body).json()["correspondenceId"]
+    window = {"createdFrom": "2019-01-01T00:00:00Z", "createdTo": "2019-12-31T00:00:00Z"}
+    made = a3.post("/makemigratedcorrespondenceavailable", json={"batchSize": 2, **window})
+    statuses = made.json()["statuses"]
+    assert [s["correspondenceId"] for s in statuses] == [ids[5102], ids[5103]]
+    assert all(s["ok"] and s["dialogId"] for s in statuses)
+    assert not _is_migrating(replicas, 5102)
+    assert _is_migrating(replicas, 5101)
+    no_end = a3.post("/makemigratedcorrespondenceavailable", json={"batchSize": 2})
+    assert no_end.status_code == 500
+    queued = a3.post(
+        "/makemigratedcorrespondenceavailable",
+        json={"batchSize": 5, "asyncProcessing": True, **window},
+    )
+    assert queued.json() == {"statuses": []}
+    assert _wait_for_dialog(replicas, 5101)
+
+
+def test_make_available_on_migrate_answers_an_empty_id_and_creates_the_dialog_later(
+    replicas,
+) -> None:
+    a3 = _a3_client(replicas)
+    response = a3.post("/correspondence", json=migrate_body(5201, makeAvailable=True))
+    assert response.json()["dialogId"] == ""
+    assert _wait_for_dialog(replicas, 5201)
+    resent = a3.post("/correspondence", json=migrate_body(5202, makeAvailable=False))
+    corr_id = resent.json()["correspondenceId"]
+    again = a3.post("/correspondence", json=migrate_body(5202, makeAvailable=True))
+    assert again.json()["dialogId"] is None  # re-migration ignores makeAvailable
+    assert inspect.dialog_ids(replicas.sandbox_database_url).get(5202) is None
+    purge = {
+        "status": 8,
+        "statusChanged": "2025-05-01T00:00:00+00:00",
+        "eventUserPartyUuid": str(uuid.uuid4()),
+    }
+    a3.post(
+        "/correspondence/syncStatusEvent",
+        json={"correspondenceId": corr_id, "syncedStatusEvents": [purge]},
+    )
+    refused = a3.post("/makemigratedcorrespondenceavailable", json={"correspondenceId": corr_id})
+    status = refused.json()["statuses"][0]
+    assert status["ok"] is False and "purged" in status["error"]
