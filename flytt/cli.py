@@ -196,11 +196,22 @@ def migrate(
 
 
 @app.command()
-def expose() -> None:
+def expose(
+    limit: Annotated[
+        int | None, typer.Option(help="Expose at most this many elements in this run.", min=1)
+    ] = None,
+    recheck: Annotated[
+        bool, typer.Option("--recheck", help="Verify every available dialog again.")
+    ] = False,
+) -> None:
     """Make migrated correspondences available in Dialogporten, newest first, and verify them."""
     from exposure.expose import run_expose
 
-    counts = _recorded("expose", {}, run_expose)
+    counts = _recorded(
+        "expose",
+        {"limit": limit, "recheck": recheck},
+        lambda s, w: run_expose(s, w, limit=limit, recheck=recheck),
+    )
     _summary("Exposure in Dialogporten", counts)
 
 

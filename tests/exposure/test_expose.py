@@ -7,6 +7,7 @@ Dialogporten replica (OpenAPI-validated) → verification by lookup.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from exposure.expose import run_expose
 from flytt.report import collect_report
 from flytt.status import collect_status
 from flytt.warehouse import Warehouse
+from tests.cli import run_flytt
+from tests.conftest import cli_env
 from tests.exposure.world import YEARS, World, created_at, world
 
 N = 24
@@ -213,3 +216,36 @@ def test_lookup_finds_each_dialog_by_correspondence_label(
             headers={"Authorization": f"Bearer {token}"},
         )
         assert answer.status_code == (404 if a2 % 10 == 0 else 200)
+
+
+def test_command_line_expose_then_report_and_status(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    with world(fresh_warehouse, tmp_path, 12, corrupt={"opened_actor"}) as w:
+        s = w.settings
+        env = {
+            **cli_env(w.warehouse, tmp_path),
+            "FLYTT_A3_BASE_URL": s.a3_base_url,
+            "FLYTT_DIALOGPORTEN_BASE_URL": s.dialogporten_base_url,
+            "FLYTT_MASKINPORTEN_TOKEN_URL": s.maskinporten_token_url,
+            "FLYTT_MASKINPORTEN_CLIENT_ID": s.maskinporten_client_id,
+            "FLYTT_MASKINPORTEN_KEY_FILE": str(s.maskinporten_key_file),
+            "FLYTT_READY_SERVICES": json.dumps(s.ready_services),
+        }
+        done = run_flytt("expose", "--limit", "3", env=env)
+        assert done.returncode == 0, done.stderr
+        assert len(w.dialogporten.store) == 3
+        done = run_flytt("expose", env=env)
+        assert done.returncode == 0, done.stderr
+        assert len(w.dialogporten.store) == len(w.ready_ids())
+        report = run_flytt("report", "--json", env=env)
+        doc = json.loads(report.stdout)
+        assert doc["dialog_mismatches_by_field"] == [
+            {"field": OPENED_ACTOR, "dialogs": len(w.reads())}
+        ]
+        text = run_flytt("report", env=env).stdout
+        assert "Dialog mismatches by field" in text
+        assert OPENED_ACTOR in text
+        status = json.loads(run_flytt("status", "--json", env=env).stdout)
+        assert status["steps"]["5"]["available"] == len(w.ready_ids())
+        assert "Step 5 by year" in run_flytt("status", env=env).stdout
