@@ -64,7 +64,7 @@ def pipelines_dir(settings: Settings, warehouse: Warehouse) -> str:
 
 def make_pipeline(settings: Settings, warehouse: Warehouse) -> dlt.Pipeline:
     """The dlt pipeline `flytt_a2` writing to dataset `a2_raw` of `warehouse`."""
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
     os.environ.setdefault("NORMALIZE__WORKERS", "1")
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
@@ -129,7 +129,14 @@ def _resource(
     ).with_name(contract.table)
 
     def count(item: Any) -> Any:
-        counter(contract.table, len(item) if isinstance(item, list) else 1)
+        rows = (
+            item.num_rows
+            if hasattr(item, "num_rows")
+            else len(item)
+            if isinstance(item, list)
+            else 1
+        )
+        counter(contract.table, rows)
         return item
 
     return resource.add_map(count)
@@ -157,6 +164,22 @@ def _finish_pending(pipeline: dlt.Pipeline) -> dict[str, int]:
         pipeline.abort_packages()
         return {}
     return _row_counts(None, pipeline)
+
+
+def _raise_user_error_from(exc: BaseException) -> None:
+    """Re-raise a `UserError` (or a missing physical table) buried in dlt's exception chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UserError):
+            raise UserError(current.message) from None
+        if isinstance(current, sa.exc.NoSuchTableError):
+            raise UserError(
+                f"The A2 source has no table or view '{current}'; create it or map the contract "
+                "table to the physical one in FLYTT_A2_TABLE_MAP."
+            ) from None
+        current = current.__cause__ or current.__context__
 
 
 def run_load(settings: Settings, warehouse: Warehouse) -> dict[str, int]:
@@ -196,6 +219,7 @@ def run_load(settings: Settings, warehouse: Warehouse) -> dict[str, int]:
             try:
                 info = pipeline.run(resources, loader_file_format=LOADER_FILE_FORMAT)
             except PipelineStepFailed as exc:
+                _raise_user_error_from(exc)
                 raise UserError(
                     f"Loading A2 into a2_raw failed in dlt's {exc.step} step: "
                     f"{redact(str(exc.exception))[:300]}. Fix the cause and run `flytt load` "
