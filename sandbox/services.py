@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse, ensure_database, resolve_warehouse
 from sandbox.a3.app import create_app as create_a3
+from sandbox.a3.register import SandboxRegister
 from sandbox.faults import FaultMiddleware, FaultPlan, Faults
 from sandbox.maskinporten.app import DEFAULT_SCOPES, MaskinportenReplica
 from sandbox.maskinporten.app import create_app as create_maskinporten
@@ -193,6 +194,7 @@ def start_replicas(
         verifier,
         dialogporten_base_url=dialogporten_url,
         dialogporten_token=_TokenCache(mp, issuer),
+        register=SandboxRegister(A2PartyLookup(settings)),
     )
 
     out = Replicas(settings=settings, sandbox_database_url=db_url, maskinporten=mp)
@@ -263,3 +265,46 @@ def serve_until_interrupted(settings: Settings) -> None:
             f"A sandbox replica could not start ({exc}); free its port or change "
             "the FLYTT_*_BASE_URL settings."
         ) from None
+
+
+class A2PartyLookup:
+    """Register stand-in for the A3 replica: party UUID → URN from the A2 source's `a2_party`.
+
+    Reads lazily (the sandbox A2 database may be generated after the replicas start) and
+    answers None when the source or the party is not there. Persons become
+    `urn:altinn:person:identifier-no:<ssn>`, organisations
+    `urn:altinn:organization:identifier-no:<orgno>`, self-identified users
+    `urn:altinn:person:legacy-selfidentified:<username>` (a3-correspondence.md §1.5.1, §4.6).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: sa.Engine | None = None
+
+    def __call__(self, party_uuid: Any) -> str | None:
+        try:
+            if self._engine is None:
+                from loaders.source import resolve_a2_url
+
+                self._engine = sa.create_engine(resolve_a2_url(self.settings))
+            forms = [str(party_uuid), str(party_uuid).upper(), party_uuid.hex]
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    sa.text(
+                        "select ssn, org_number, username from a2_party "
+                        "where party_uuid in (:a, :b, :c)"
+                    ),
+                    dict(zip("abc", forms, strict=True)),
+                ).first()
+        except Exception:  # no source yet, no table: Register "does not know" the party
+            return None
+        if row is None:
+            return None
+        ssn, org, username = (str(v).strip() if v is not None else "" for v in row)
+        if ssn:
+            return f"urn:altinn:person:identifier-no:{ssn}"
+        if org:
+            return f"urn:altinn:organization:identifier-no:{org}"
+        if username:
+            return f"urn:altinn:person:legacy-selfidentified:{username}"
+        return None

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from exposure.dialog import MappingError, create_dialog_request
 from exposure.model import (
+    SELF_IDENTIFIED_RECIPIENT_PREFIX,
     A3Correspondence,
     CorrespondenceContent,
     CorrespondenceStatus,
@@ -115,12 +116,22 @@ def load_correspondence(
             sa.select(t.forwarding_events).where(t.forwarding_events.c.CorrespondenceId == corr_id)
         ).mappings()
     ]
+    recipient = str(row["Recipient"])
+    username = None
+    if recipient.startswith(SELF_IDENTIFIED_RECIPIENT_PREFIX):
+        try:
+            username = register.username(
+                UUID(recipient.removeprefix(SELF_IDENTIFIED_RECIPIENT_PREFIX))
+            )
+        except ValueError:
+            username = None
     return A3Correspondence(
         correspondence_id=corr_id,
         altinn2_correspondence_id=row["Altinn2CorrespondenceId"] or 0,
         resource_id=row["ResourceId"],
         sender=row["Sender"],
-        recipient=row["Recipient"],
+        recipient=recipient,
+        recipient_username=username,
         senders_reference=row["SendersReference"],
         message_sender=row["MessageSender"],
         content=CorrespondenceContent(

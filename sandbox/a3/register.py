@@ -1,15 +1,18 @@
 """A stand-in for Altinn Register as A3 Correspondence uses it: party UUID → party URN.
 
 A3 resolves the acting party of Read/Confirmed events and forwarders in Register when it builds
-a dialog (reference `a3-correspondence.md` §4.6). The sandbox has no Register, so a party that
-was not registered with `SandboxRegister.add` resolves to a synthetic but well-formed person URN
-derived from the UUID (a valid mod-11 national identity number, so Dialogporten's URN check
-passes). The all-zero UUID never resolves (the A2 feeder sent it for "Created").
+a dialog (reference `a3-correspondence.md` §4.6). The sandbox has no Register; a party resolves,
+in this order, to the URN registered with `SandboxRegister.add`, to what the `lookup` function
+finds (the sandbox wiring looks the party up in the A2 source's `a2_party` table, the same
+parties Register holds), else to a synthetic but well-formed person URN derived from the UUID (a
+valid mod-11 national identity number, so Dialogporten's URN check passes). The all-zero UUID
+never resolves (the A2 feeder sent it for "Created").
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from uuid import UUID
 
 _W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
@@ -50,9 +53,10 @@ class SandboxRegister:
     resolved" error, §4.6).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lookup: Callable[[UUID], str | None] | None = None) -> None:
         self._known: dict[UUID, str | None] = {}
         self._lock = threading.Lock()
+        self._lookup = lookup
 
     def add(self, party_uuid: UUID, urn: str) -> None:
         """Register `party_uuid` as `urn` (e.g. an organization URN)."""
@@ -71,4 +75,15 @@ class SandboxRegister:
         with self._lock:
             if party_uuid in self._known:
                 return self._known[party_uuid]
+        found = self._lookup(party_uuid) if self._lookup is not None else None
+        if found is not None:
+            with self._lock:
+                self._known[party_uuid] = found.lower()
+            return found.lower()
         return synthetic_person_urn(party_uuid)
+
+    def username(self, party_uuid: UUID) -> str | None:
+        """The user name of a self-identified party (`urn:altinn:party:uuid:` recipients)."""
+        urn = self.resolve(party_uuid) or ""
+        prefix = "urn:altinn:person:legacy-selfidentified:"
+        return urn.removeprefix(prefix) if urn.startswith(prefix) else None
