@@ -1,0 +1,85 @@
+"""With 10 % 5xx, 5 % 429 (Retry-After), slow answers beyond the client timeout and dropped
+connections injected into the A3 replica, `flytt migrate` ends in the same state as a clean
+run (test_delivery: A3 == marts) and A3 holds no duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from flytt.control import upgrade
+from flytt.warehouse import Warehouse
+from sandbox.faults import FaultPlan
+from syncd.a3_client import A3MigrationClient, http_timeout
+from syncd.delivery import Clients, run_migrate
+from syncd.maskinporten import MaskinportenClient
+from syncd.resource_registry import ResourceRegistryClient
+from tests.syncd import seed
+from tests.syncd.checks import a3_fingerprint, duplicates, mart_fingerprint
+from tests.syncd.conftest import Replicas
+
+N = 240
+
+
+def test_faults_give_the_clean_end_state_without_duplicates(
+    warehouse: Warehouse, module_data_dir: Path, replicas: Replicas
+) -> None:
+    upgrade(warehouse)
+    seed.seed_marts(warehouse.engine, N, services=4)
+    settings = replicas.settings(warehouse, module_data_dir, concurrency=8)
+    replicas.a3_faults.configure(
+        FaultPlan(
+            rate_500=0.04,
+            rate_502=0.03,
+            rate_503=0.03,
+            rate_429=0.05,
+            retry_after_s=1,
+            rate_drop=0.02,
+            rate_drop_after=0.02,
+            rate_slow=0.04,
+            slow_s=1.5,
+            seed=11,
+        )
+    )
+    tokens = MaskinportenClient.from_settings(settings)
+    clients = Clients(
+        # a 0.5 s read timeout makes every slow answer a client timeout whose request still
+        # takes effect in A3 later: the retry must not create a second record
+        a3=A3MigrationClient(
+            settings.a3_base_url, tokens, concurrency=8, timeout=http_timeout(0.5), tries=3
+        ),
+        registry=ResourceRegistryClient(settings.resource_registry_base_url, tokens),
+    )
+    try:
+        counts = run_migrate(
+            settings,
+            warehouse,
+            clients=clients,
+            attachment_bytes=seed.attachment_bytes,
+            show_progress=False,
+        )
+    finally:
+        stats = dict(replicas.a3_faults.stats)
+        replicas.a3_faults.off()
+    # the faults did happen
+    for kind in ("500", "502", "503", "429", "drop", "drop_after", "slow"):
+        assert stats.get(kind, 0) > 0, (kind, stats)
+    assert counts["failed"] == 0
+    assert counts["retry_later"] == 0
+    assert counts["delivered"] + counts["already_there"] == N
+    assert counts["quarantined"] == len(seed.CRASH_IDS)
+    with warehouse.engine.connect() as conn:
+        assert duplicates(conn) == {"correspondences": 0, "attachments": 0, "statuses": 0}
+        a3 = a3_fingerprint(conn)
+        assert len(a3) == N
+        assert a3 == mart_fingerprint(conn)
+        assert (
+            conn.execute(
+                sa.text(
+                    "select count(*) from flytt.element_state where state = 'migrated' "
+                    "and a3_correspondence_id is not null"
+                )
+            ).scalar_one()
+            == N
+        )
