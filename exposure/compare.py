@@ -12,7 +12,7 @@ Field names in the result are stable (they are what `flytt report` counts), e.g.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from exposure.dialog import CORRESPONDENCE_LABEL_PREFIX
@@ -25,7 +25,9 @@ def _time(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 
 def _text(content: dict[str, Any] | None, field: str) -> str | None:
