@@ -41,6 +41,7 @@ from flytt.console import progress
 from flytt.errors import UserError
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
+from loaders.attachments import AttachmentNotFoundError, iter_attachment_bytes
 from syncd import leases
 from syncd.a3_client import A3MigrationClient
 from syncd.discovery import ELIGIBILITY, discover
@@ -298,11 +299,7 @@ ByteSource = Callable[..., Iterator[bytes]]
 
 def default_byte_source() -> ByteSource:
     """The A2 source reader of the loader (`loaders.attachments.iter_attachment_bytes`)."""
-    import importlib
-
-    module = importlib.import_module("loaders.attachments")
-    source: ByteSource = module.iter_attachment_bytes
-    return source
+    return iter_attachment_bytes
 
 
 def _byte_stream(
@@ -413,9 +410,12 @@ async def _deliver_element(
             )
             return "quarantined" if ok else "lost"
         return await asyncio.to_thread(_attempt_failed, run, a2_id, claimed.attempts, exc)
-    except LookupError as exc:  # the A2 source has no bytes for an attachment
+    except AttachmentNotFoundError:  # the A2 source has no bytes for an attachment
         ok = await asyncio.to_thread(
-            _quarantine, run, a2_id, [("attachment_bytes_missing", type(exc).__name__)]
+            _quarantine,
+            run,
+            a2_id,
+            [("attachment_bytes_missing", "the A2 source has no bytes for an attachment")],
         )
         return "quarantined" if ok else "lost"
     ok = await asyncio.to_thread(_migrated, run, a2_id, result.correspondence_id)

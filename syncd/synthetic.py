@@ -1,7 +1,11 @@
-"""Seed the `a3` marts directly (same tables and column names as `dbt_project/models/marts/`),
-so delivery can be tested at sizes and with crash cases the sandbox generator does not
-produce on demand. `seed_marts` also writes a tiny A2 attachment source (SQLite) whose bytes
-`attachment_bytes` streams, standing in for `loaders.attachments.iter_attachment_bytes`.
+"""Synthetic `a3` marts for the delivery tests and the benchmark (never for production).
+
+`seed_marts` drops and re-creates schema `a3` in the given database with the tables and column
+names of `dbt_project/models/marts/`, so delivery can be exercised at sizes and with crash
+cases the sandbox generator does not produce on demand. `write_a2_attachments` writes the
+matching attachment bytes into a SQLite A2 source (contract table
+`a2_correspondence_attachment`) that `loaders.attachments.iter_attachment_bytes` reads;
+`attachment_bytes` yields the same bytes without a source.
 
 Element i (1..n) belongs to service `ttd-migratedcorrespondence-<i % services>-1`, was created
 on 2020-01-01 + i minutes, and has: events Initialized + Published (+ Read when i is even),

@@ -15,8 +15,8 @@ from flytt.control import upgrade
 from flytt.errors import UserError
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
+from syncd import synthetic as seed
 from syncd.delivery import run_migrate
-from tests.syncd import seed
 from tests.syncd.checks import a3_fingerprint, duplicates, mart_fingerprint
 from tests.syncd.conftest import Replicas
 

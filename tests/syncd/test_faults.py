@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from flytt.control import upgrade
 from flytt.warehouse import Warehouse
 from sandbox.faults import FaultPlan
+from syncd import synthetic as seed
 from syncd.a3_client import A3MigrationClient, http_timeout
 from syncd.delivery import Clients, run_migrate
 from syncd.maskinporten import MaskinportenClient
 from syncd.resource_registry import ResourceRegistryClient
-from tests.syncd import seed
 from tests.syncd.checks import a3_fingerprint, duplicates, mart_fingerprint
 from tests.syncd.conftest import Replicas
 

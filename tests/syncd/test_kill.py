@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from flytt.control import upgrade
 from flytt.warehouse import Warehouse
+from syncd import synthetic as seed
 from tests.cli import FLYTT, run_flytt
-from tests.syncd import seed
 from tests.syncd.checks import a3_fingerprint, duplicates, mart_fingerprint
 from tests.syncd.conftest import Replicas
 
