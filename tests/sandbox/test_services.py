@@ -230,3 +230,21 @@ def test_make_available_on_migrate_answers_an_empty_id_and_creates_the_dialog_la
     refused = a3.post("/makemigratedcorrespondenceavailable", json={"correspondenceId": corr_id})
     status = refused.json()["statuses"][0]
     assert status["ok"] is False and "purged" in status["error"]
+
+
+def test_a_lost_answer_and_a_re_send_leave_one_correspondence(replicas) -> None:
+    a3 = _a3_client(replicas)
+    faults = replicas.faults["a3"]
+    faults.configure(rate_drop_after=1.0)
+    try:
+        with pytest.raises(httpx.RemoteProtocolError):
+            a3.post("/correspondence", json=migrate_body(5301))
+    finally:
+        faults.off()
+    first = inspect.correspondence_id(replicas.sandbox_database_url, 5301)
+    assert first is not None  # the request took effect although the answer was lost
+    again = a3.post("/correspondence", json=migrate_body(5301))
+    assert again.json()["correspondenceId"] == first
+    counts = inspect.counts_by_altinn2_id(replicas.sandbox_database_url, [5301])[5301]
+    assert (counts.correspondences, counts.statuses, counts.notifications) == (1, 3, 1)
+    assert faults.stats["drop_after"] == 1
