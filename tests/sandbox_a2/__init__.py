@@ -1,0 +1,1 @@
+"""Tests of the sandbox A2 generator (issue #3)."""
