@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.a3 import attachments
+from sandbox.a3.dialog_sync import refresh_dialog
 from sandbox.a3.make_available import MakeAvailable
 from sandbox.a3.migration import Crash, MigrationHandler
 from sandbox.a3.models import (
@@ -161,7 +162,13 @@ def create_app(
         # makeAvailable=true on migrate: a background job with createEvents=true (§1.5.3).
         jobs.submit(maker.one, corr_id, True)
 
-    handler = MigrationHandler(engine, on_make_available=enqueue_make_available)
+    def enqueue_dialog_refresh(corr_id: UUID) -> None:
+        # Sync and re-migration report saved events to Dialogporten in background jobs (§1.7).
+        jobs.submit(refresh_dialog, maker, corr_id)
+
+    handler = MigrationHandler(
+        engine, on_make_available=enqueue_make_available, on_events_added=enqueue_dialog_refresh
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

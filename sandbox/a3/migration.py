@@ -172,10 +172,13 @@ class MigrationHandler:
         engine: SQLAlchemy engine of the replica's own database (tables already created).
         on_make_available: called with the new correspondence id after a first migration with
             `makeAvailable: true` (the app runs it in the background, as A3's Hangfire job).
+        on_events_added: called with the correspondence id when re-migration or sync saved at
+            least one row (the app then updates the dialog in the background, §1.7).
     """
 
     engine: sa.Engine
     on_make_available: Callable[[UUID], None] | None = None
+    on_events_added: Callable[[UUID], None] | None = None
 
     # --- POST /migration/correspondence -------------------------------------------------
     def migrate(self, req: MigrateCorrespondenceExt) -> CorrespondenceMigrationStatusExt:
@@ -481,6 +484,8 @@ class MigrationHandler:
                     t.forwarding_events, _forwarding_row(corr_id, f, now)
                 )
                 have_forward.add(fkey)
+        if any(added.values()) and self.on_events_added is not None:
+            self.on_events_added(corr_id)
         return added
 
     def _insert_one(self, table: sa.Table, row: dict[str, Any]) -> int:

@@ -248,3 +248,61 @@ def test_a_lost_answer_and_a_re_send_leave_one_correspondence(replicas) -> None:
     counts = inspect.counts_by_altinn2_id(replicas.sandbox_database_url, [5301])[5301]
     assert (counts.correspondences, counts.statuses, counts.notifications) == (1, 3, 1)
     assert faults.stats["drop_after"] == 1
+
+
+def _dialog(replicas, dialog_id: str) -> dict:
+    live = replicas.settings
+    issuer = live.maskinporten_token_url.rsplit("/", 1)[0] + "/"
+    token = replicas.maskinporten.issue_token(
+        "t", ["digdir:dialogporten.serviceprovider", "digdir:dialogporten.correspondence"], issuer
+    )["access_token"]
+    response = httpx.get(
+        f"{live.dialogporten_base_url}/api/v1/serviceowner/dialogs/{dialog_id}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _wait_until(check) -> bool:
+    for _ in range(200):  # bounded wait for the replica's background job
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sync_on_an_available_correspondence_updates_its_dialog(replicas) -> None:
+    a3 = _a3_client(replicas)
+    body = migrate_body(5401)
+    body["eventHistory"] = body["eventHistory"][:2]  # created + published, never read
+    corr_id = a3.post("/correspondence", json=body).json()["correspondenceId"]
+    made = a3.post("/makemigratedcorrespondenceavailable", json={"correspondenceId": corr_id})
+    dialog_id = made.json()["statuses"][0]["dialogId"]
+    before = _dialog(replicas, dialog_id)
+    assert [a["type"] for a in before["activities"]] == ["Information"]  # the notification
+    assert before["systemLabel"] == "Default"
+
+    reader = str(uuid.uuid4())
+    events = [
+        {"status": 4, "statusChanged": "2025-03-10T10:00:00+00:00", "eventUserPartyUuid": reader},
+        {"status": 9, "statusChanged": "2025-03-11T10:00:00+00:00", "eventUserPartyUuid": reader},
+    ]
+    a3.post(
+        "/correspondence/syncStatusEvent",
+        json={"correspondenceId": corr_id, "syncedStatusEvents": events},
+    )
+
+    def updated() -> bool:
+        dialog = _dialog(replicas, dialog_id)
+        types = sorted(a["type"] for a in dialog["activities"])
+        return (
+            types == ["CorrespondenceOpened", "Information"] and dialog["systemLabel"] == "Archive"
+        )
+
+    assert _wait_until(updated)
+    a3.post(  # the same events again: nothing new is saved or sent
+        "/correspondence/syncStatusEvent",
+        json={"correspondenceId": corr_id, "syncedStatusEvents": events},
+    )
+    assert len(_dialog(replicas, dialog_id)["activities"]) == 2
