@@ -189,8 +189,32 @@ def run_expose(settings: Settings, warehouse: Warehouse, **options: Any) -> dict
     Raises:
         UserError: no Maskinporten key is configured.
     """
+    services = list(settings.ready_services)
+    if not _has_work(warehouse.engine, services, bool(options.get("recheck"))):
+        idle = dict.fromkeys(COUNT_KEYS, 0)
+        idle["not_ready"] = _not_ready(warehouse.engine, services)
+        return idle
     tokens: MaskinportenClient = options.get("tokens") or MaskinportenClient.from_settings(settings)
     return asyncio.run(_run(settings, warehouse, tokens, options))
+
+
+def _has_work(engine: sa.Engine, services: list[str], recheck: bool) -> bool:
+    """True when an element of a ready service waits for exposure, or an available element
+    waits for verification; answered from the warehouse alone (no token, no network)."""
+    ready = "true" if selection.ALL_SERVICES in services else "e.resource_id = any(:s)"
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.text(
+                    "select exists (select 1 from flytt.element_state e where "
+                    f"(e.state = 'migrated' and e.a3_correspondence_id is not null and {ready}) "
+                    "or (e.state in ('available', 'a2_blocked') and (:recheck or not exists ("
+                    "select 1 from flytt.dialog_check c "
+                    "where c.a2_correspondence_id = e.a2_correspondence_id))))"
+                ),
+                {"s": services, "recheck": recheck},
+            ).scalar()
+        )
 
 
 async def _run(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from exposure import selection
+from exposure.expose import run_expose
 from flytt.control import upgrade
 from flytt.warehouse import Warehouse
+from tests.conftest import settings_for
 
 READY = "ttd-migratedcorrespondence-1-1"
 ROWS = {
@@ -102,3 +105,15 @@ def test_failed_attempts_wait_then_fail_after_max_attempts(seeded: Warehouse) ->
         ).one()
     assert tuple(row) == ("failed", 3, "a3_empty_dialog_id")
     assert 2 not in _claim(seeded, "a", [READY])
+
+
+def test_expose_without_work_needs_no_token_or_network(seeded: Warehouse, tmp_path: Path) -> None:
+    with seeded.engine.begin() as conn:  # nothing left to verify either
+        conn.execute(
+            sa.text("update flytt.element_state set state = 'eligible' where state = 'available'")
+        )
+    settings = settings_for(seeded, tmp_path, ready_services=["no-such-service"])
+    assert settings.maskinporten_key_file is None and settings.maskinporten_key is None
+    counts = run_expose(settings, seeded)
+    assert counts["selected"] == counts["made_available"] == counts["verified"] == 0
+    assert counts["not_ready"] == 7  # the migrated elements of services not marked ready
