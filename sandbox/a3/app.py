@@ -59,6 +59,19 @@ BASE = "/correspondence/api/v1/migration"
 MIGRATE_SCOPE = "altinn:correspondence.migrate"
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi" / "a3-migration.json"
 _JSON_TYPES = ("*/*", "application/*", "application/json")
+TRANSMISSION_TYPES = frozenset(
+    {
+        "Information",
+        "Acceptance",
+        "Rejection",
+        "Request",
+        "Alert",
+        "Decision",
+        "Submission",
+        "Correction",
+    }
+)
+"""Dialogporten transmission types (dialogporten.md §1.4), the valid values of reference type 6."""
 
 
 class _CaseInsensitivePaths:
@@ -94,6 +107,13 @@ def _property_list_errors(req: MigrateCorrespondenceExt) -> list[tuple[str, str]
         if ref.referenceType == ReferenceTypeExt.DialogportenTransmissionId:
             errors.append(
                 (f"{path}.externalReferences[{i}]", "DialogportenTransmissionId is not allowed")
+            )
+        if (
+            ref.referenceType == ReferenceTypeExt.DialogportenTransmissionType
+            and ref.referenceValue not in TRANSMISSION_TYPES
+        ):
+            errors.append(
+                (f"{path}.externalReferences[{i}]", "Invalid DialogportenTransmissionType value")
             )
     return errors
 

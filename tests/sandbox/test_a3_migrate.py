@@ -233,3 +233,40 @@ def test_tokens_without_the_migrate_scope_or_signature_are_refused(a3, maskinpor
     )
     assert a3.client.post(PATH, json=body, headers={"Accept": "text/html"}).status_code == 406
     assert inspect.correspondence_id(a3.engine, 1050) is None
+
+
+def test_defaults_a3_applied_to_omitted_values(a3) -> None:
+    body = migrate_body(1060)
+    del body["created"]
+    body["eventHistory"][2]["statusText"] = None  # explicit null → the enum name
+    del body["eventHistory"][0]["statusText"]  # absent → ""
+    assert a3.client.post(PATH, json=body).status_code == 200
+    created = _sql(
+        a3,
+        'select "Created" from correspondence."Correspondences" '
+        'where "Altinn2CorrespondenceId" = 1060',
+    )[0][0]
+    assert created.year == 1  # C#'s default(DateTimeOffset)
+    texts = [s["StatusText"] for s in inspect.statuses(a3.engine, 1060)]
+    assert texts == ["", "Correspondence Published in Altinn 2", "Read"]
+
+
+def test_external_reference_rules(a3) -> None:
+    base = migrate_body(1070)
+    refused = [
+        [{"referenceValue": str(uuid.uuid4()), "referenceType": 5}],
+        [{"referenceValue": "Nonsense", "referenceType": "DialogportenTransmissionType"}],
+        [{"referenceValue": "x", "referenceType": 0}] * 11,
+    ]
+    for refs in refused:
+        response = a3.client.post(PATH, json=with_correspondence(base, externalReferences=refs))
+        assert response.status_code == 400
+    ok = [
+        {"referenceValue": "Decision", "referenceType": 6},
+        {"referenceValue": "x", "referenceType": 0},
+    ]
+    assert (
+        a3.client.post(PATH, json=with_correspondence(base, externalReferences=ok)).status_code
+        == 200
+    )
+    assert inspect.table_counts(a3.engine)["ExternalReferences"] >= 2
