@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
 """Bytes per chunk when streaming an attachment from A2 to A3."""
+UNREACHABLE_LIMIT = 10
+"""Elements in a row that found A3 or Maskinporten unreachable before the run stops."""
 MAX_RETRY_WAIT_S = 60.0
 """Elements waiting for a retry sooner than this keep the run alive; later ones wait for the
 next run."""
@@ -103,6 +105,7 @@ class _Run:
     byte_source: ByteSource
     counts: Counter[str] = field(default_factory=Counter)
     inflight: int = 0
+    unreachable: int = 0
 
 
 # --- selection -----------------------------------------------------------------------------
@@ -254,6 +257,12 @@ async def _deliver_services(run: _Run, services: Sequence[str]) -> list[str]:
             except A3CallError as exc:
                 if exc.code.startswith("maskinporten_") and not exc.transient:
                     raise
+                if exc.code.endswith("connect"):
+                    raise UserError(
+                        f"The Resource Registry at {run.settings.resource_registry_base_url} "
+                        "(or Maskinporten) refuses connections; check "
+                        "FLYTT_RESOURCE_REGISTRY_BASE_URL, then run flytt migrate again."
+                    ) from None
                 code = exc.code
         await asyncio.to_thread(_record_service, run.warehouse, rid, code)
         if code is None:
@@ -390,7 +399,8 @@ async def _deliver_element(
     run: _Run, claimed: Claimed, rows: ElementRows, known: dict[str, uuid.UUID], executor: Any
 ) -> str:
     """Deliver one leased element; returns its outcome: delivered, already_there,
-    quarantined, retry, failed or lost (lease lost to another process)."""
+    quarantined, retry, failed, unreachable (A3 or Maskinporten refused the connection; lease
+    released, no attempt counted) or lost (lease lost to another process)."""
     a2_id = claimed.a2_correspondence_id
     reasons = guard(rows)
     if reasons:
@@ -404,6 +414,10 @@ async def _deliver_element(
     except A3CallError as exc:
         if exc.code.startswith("maskinporten_") and not exc.transient:
             raise
+        if exc.code.endswith("connect"):
+            # the service is down, not the element's fault: no attempt is counted
+            await asyncio.to_thread(_release, run, [a2_id])
+            return "unreachable"
         if exc.status == 400:
             ok = await asyncio.to_thread(
                 _quarantine, run, a2_id, [(f"a3_rejected_{exc.code}", exc.detail)]
@@ -494,10 +508,20 @@ async def _deliver_elements(run: _Run, on_done: Callable[[str], None]) -> None:
             try:
                 outcome = await _deliver_element(run, claimed, rows, known, executor)
             finally:
-                held.discard(claimed.a2_correspondence_id)
                 run.inflight -= 1
+            # the element's lease is settled; on an exception it stays in `held` and is
+            # released when the loop ends
+            held.discard(claimed.a2_correspondence_id)
             run.counts[outcome] += 1
-            if outcome == "retry":
+            run.unreachable = run.unreachable + 1 if outcome == "unreachable" else 0
+            if run.unreachable >= UNREACHABLE_LIMIT:
+                raise UserError(
+                    f"Altinn 3 at {run.settings.a3_base_url} (or Maskinporten at "
+                    f"{run.settings.maskinporten_token_url}) refuses connections; check "
+                    "FLYTT_A3_BASE_URL and FLYTT_MASKINPORTEN_TOKEN_URL, then run flytt migrate "
+                    "again."
+                )
+            if outcome in ("retry", "unreachable"):
                 # it will be claimed again in this run: give its place in the quota back
                 q = run.quotas[claimed.resource_id]
                 run.quotas[q.resource_id] = ServiceQuota(
@@ -541,6 +565,11 @@ async def _deliver_elements(run: _Run, on_done: Callable[[str], None]) -> None:
                 break
             await asyncio.sleep(wait + 0.05)
     finally:
+        if any(t.done() for t in tasks):  # stopping on an error: hand back what is queued
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is not None:
+                    run.inflight -= 1
         for _ in tasks:
             queue.put_nowait(None)
         try:
@@ -703,19 +732,18 @@ async def _migrate(
                 if bar is not None and task is not None:
                     bar.advance(task)
 
-            try:
-                await _deliver_elements(run, on_done)
-            except A3CallError as exc:
-                raise UserError(
-                    f"Maskinporten refused the client ({exc.code}); check "
-                    "FLYTT_MASKINPORTEN_CLIENT_ID, FLYTT_MASKINPORTEN_KEY_FILE and the scopes "
-                    "granted to the client."
-                ) from None
+            await _deliver_elements(run, on_done)
+    except A3CallError as exc:  # only Maskinporten refusing our client gets this far
+        raise UserError(
+            f"Maskinporten refused the client ({exc.code}); check "
+            "FLYTT_MASKINPORTEN_CLIENT_ID, FLYTT_MASKINPORTEN_KEY_FILE and the scopes "
+            "granted to the client."
+        ) from None
     finally:
         if own_clients:
             await active.aclose()
-    counts.pop("retry", None)
-    counts.pop("lost", None)
+    for internal in ("retry", "lost", "unreachable"):
+        counts.pop(internal, None)
     counts["retry_later"] = await asyncio.to_thread(_waiting_for_retry, run)
     return dict(counts)
 

@@ -7,7 +7,8 @@ otherwise exponential backoff with full jitter. Everything else (400 validation,
 
 Error codes are short strings stored in `flytt.element_state.last_error_code` and shown by
 `flytt report`: `http_<status>` or `http_<status>_<A3 errorCode>` (ProblemDetails extension
-`errorCode`, reference a3-correspondence §1.1/§1.8), `timeout`, `connection`.
+`errorCode`, reference a3-correspondence §1.1/§1.8), `timeout`, `connection` (dropped), `connect`
+(refused or unreachable: the service is down, not the element's fault).
 """
 
 from __future__ import annotations
@@ -95,8 +96,14 @@ def error_from_response(response: httpx.Response) -> A3CallError:
 
 
 def error_from_transport(exc: httpx.TransportError) -> A3CallError:
-    """Classify a timeout or a dropped/refused connection (always transient)."""
-    code = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
+    """Classify a timeout, a refused connection (`connect`) or a dropped one (`connection`);
+    always transient."""
+    if isinstance(exc, httpx.ConnectError):
+        code = "connect"
+    elif isinstance(exc, httpx.TimeoutException):
+        code = "timeout"
+    else:
+        code = "connection"
     return A3CallError(code, transient=True, detail=type(exc).__name__)
 
 

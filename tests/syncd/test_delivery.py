@@ -219,3 +219,35 @@ def test_reset_one_element_then_it_is_migrated_again(
 def test_unknown_service_is_a_user_error(env: Settings, warehouse: Warehouse) -> None:
     with pytest.raises(UserError, match="--service"):
         _migrate(env, warehouse, services=["nope-migratedcorrespondence-1-1"])
+
+
+def test_unreachable_a3_stops_the_run_without_counting_attempts(
+    env: Settings, warehouse: Warehouse
+) -> None:
+    from sandbox.serve import free_port
+
+    assert _migrate(env, warehouse, reset=12) == {"reset": 1}
+    down = env.model_copy(update={"a3_base_url": f"http://127.0.0.1:{free_port()}"})
+    with pytest.raises(UserError, match="FLYTT_A3_BASE_URL"):
+        _migrate(down, warehouse)
+    with warehouse.engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "select state, attempts, lease_owner from flytt.element_state "
+                "where a2_correspondence_id = 12"
+            )
+        ).one()
+    assert tuple(row) == ("eligible", 0, None)
+    again = _migrate(env, warehouse)
+    assert again["already_there"] == 1, str(again)
+
+
+def test_refused_maskinporten_client_is_one_clear_error(
+    env: Settings, warehouse: Warehouse
+) -> None:
+    assert _migrate(env, warehouse, reset=16) == {"reset": 1}
+    stranger = env.model_copy(update={"maskinporten_client_id": "not-registered"})
+    with pytest.raises(UserError, match="FLYTT_MASKINPORTEN_CLIENT_ID"):
+        _migrate(stranger, warehouse)
+    again = _migrate(env, warehouse)
+    assert again["already_there"] == 1, str(again)
