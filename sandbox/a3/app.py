@@ -20,7 +20,7 @@ The app's OpenAPI document is committed as `sandbox/openapi/a3-migration.json`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -72,6 +72,23 @@ TRANSMISSION_TYPES = frozenset(
     }
 )
 """Dialogporten transmission types (dialogporten.md §1.4), the valid values of reference type 6."""
+
+
+class _NotAcceptable:
+    """406 when a given `Accept` header allows no JSON (A3's accept-header middleware, §1.1)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].lower().startswith(BASE):
+            accept = next((v for k, v in scope["headers"] if k == b"accept"), None)
+            if accept:
+                ranges = [p.split(";")[0].strip().lower() for p in accept.decode().split(",")]
+                if not any(r in _JSON_TYPES for r in ranges):
+                    await PlainTextResponse("Not Acceptable", status_code=406)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 class _CaseInsensitivePaths:
@@ -233,17 +250,10 @@ def create_app(
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         return Response(status_code=exc.status, headers=headers)
 
-    @app.middleware("http")
-    async def _accept(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        accept = request.headers.get("accept")
-        if accept and request.url.path.lower().startswith(BASE):
-            ranges = [p.split(";")[0].strip().lower() for p in accept.split(",")]
-            if not any(r in _JSON_TYPES for r in ranges):
-                return PlainTextResponse("Not Acceptable", status_code=406)
-        try:
-            return await call_next(request)
-        except Exception:  # unhandled → generic 500 ProblemDetails, as ASP.NET's handler
-            return server_error()
+    @app.exception_handler(Exception)
+    async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
+        # Unhandled → generic 500 ProblemDetails, as ASP.NET's exception handler answers.
+        return server_error()
 
     @app.post(
         f"{BASE}/attachment",
@@ -339,6 +349,7 @@ def create_app(
                 paths[path.lower()] = path
         return paths
 
+    app.add_middleware(_NotAcceptable)
     app.add_middleware(_CaseInsensitivePaths, paths=canonical_paths)
     return app
 
