@@ -66,6 +66,9 @@ def make_pipeline(settings: Settings, warehouse: Warehouse) -> dlt.Pipeline:
     """The dlt pipeline `flytt_a2` writing to dataset `a2_raw` of `warehouse`."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
     os.environ.setdefault("NORMALIZE__WORKERS", "1")
+    # Arrow items skip dlt's row normaliser, which would add these; dbt staging reads them.
+    os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
+    os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"] = "true"
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=pipelines_dir(settings, warehouse),

@@ -99,6 +99,7 @@ def test_attachment_bytes_stream_from_the_source_and_match_the_loaded_md5(
             for c in sa.inspect(conn).get_columns("a2_correspondence_attachment", schema="a2_raw")
         }
     assert "data" not in columns  # the bytes never reach the warehouse
+    assert {"data_md5", "data_length", "_dlt_load_id", "_dlt_id"} <= columns
     assert rows
     for attachment_id, md5, length, file_size in rows:
         chunks = list(iter_attachment_bytes(settings, attachment_id, chunk_size=100))
