@@ -6,7 +6,8 @@ purged → error; else the dialog is built with `exposure.dialog.create_dialog_r
 mapping, issue #5) and POSTed to Dialogporten with `?isSilentUpdate=true` unless `createEvents`
 (batch mode only). A Dialogporten 400/422 gives `ok: true, dialogId: ""` and leaves the record
 migrating (the quirk a feeder must treat as failure); another non-2xx is an error. On success
-one transaction stores ExternalReference type 3 and sets IsMigrating = false.
+one transaction stores ExternalReference type 3, sets IsMigrating = false and keeps the ids of
+the opened/confirmed activities in IdempotencyKeys (§2.4).
 
 Batch mode: candidates `Altinn2CorrespondenceId IS NOT NULL AND IsMigrating AND NOT purged`,
 Created in [createdFrom, createdTo), newest first (Created DESC, Id ASC); `createdTo` missing →
@@ -23,6 +24,7 @@ from uuid import UUID
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from exposure.dialog import MappingError, create_dialog_request
 from exposure.model import (
@@ -46,6 +48,8 @@ from sandbox.a3.models import (
 from sandbox.a3.register import SandboxRegister
 
 DIALOG_ID = int(ReferenceTypeExt.DialogportenDialogId)
+ACTIVITY_STATUS = {"CorrespondenceOpened": 4, "CorrespondenceConfirmed": 6}
+"""Activities whose ids A3 keeps in IdempotencyKeys, with the status they stand for."""
 PURGED = (int(CorrespondenceStatus.PURGED_BY_RECIPIENT), int(CorrespondenceStatus.PURGED_BY_ALTINN))
 
 
@@ -228,6 +232,19 @@ class MakeAvailable:
                 .where(t.correspondences.c.Id == corr_id)
                 .values(IsMigrating=False)
             )
+            keys = [
+                {
+                    "Id": UUID(a["id"]),
+                    "CorrespondenceId": corr_id,
+                    "PartyUrn": a["performedBy"].get("actorId"),
+                    "StatusAction": ACTIVITY_STATUS[a["type"]],
+                    "IdempotencyType": 0,  # DialogportenActivity (§2.2)
+                }
+                for a in request.body.get("activities") or []
+                if a.get("type") in ACTIVITY_STATUS
+            ]
+            if keys:
+                conn.execute(pg_insert(t.idempotency_keys).values(keys).on_conflict_do_nothing())
         return dialog_id
 
     def candidates(self, req: MakeAvailableRequestExt) -> list[UUID]:

@@ -125,6 +125,15 @@ def test_resource_attachment_migrate_and_make_available_end_to_end(replicas) -> 
     assert again.json()["statuses"][0]["dialogId"] == status["dialogId"]  # idempotent
     counts = inspect.counts_by_altinn2_id(db, [5001])[5001]
     assert (counts.correspondences, counts.attachments) == (1, 1)
+    with replicas.apps["a3"].state.engine.connect() as conn:
+        keys = conn.execute(
+            sa.text(
+                'select "StatusAction", "IdempotencyType" from correspondence."IdempotencyKeys" '
+                'where "CorrespondenceId" = :c'
+            ),
+            {"c": corr_id},
+        ).all()
+    assert [tuple(k) for k in keys] == [(4, 0)]  # the opened activity of the migrated Read
 
 
 def test_a_dialogporten_refusal_gives_ok_with_an_empty_dialog_id(replicas) -> None:
