@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.sql_database import TableBackend, sql_table
+from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Engine
 
 from flytt.console import err, progress
@@ -38,7 +39,7 @@ from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 from loaders.contract import LOAD_CONTRACTS, LoadContract, contract_table
-from loaders.source import a2_engine, blob_length, blob_md5
+from loaders.source import a2_engine, blob_length, blob_md5, oslo_wall_clock
 from loaders.table_map import TableMapping, load_table_map
 
 RAW_SCHEMA = "a2_raw"
@@ -96,6 +97,11 @@ def contract_view(physical: sa.Table, contract: LoadContract, mapping: TableMapp
         if column.name in contract.binary_columns:
             items.append(blob_md5(source).label(f"{column.name}_md5"))
             items.append(blob_length(source).label(f"{column.name}_length"))
+        elif isinstance(column.type, sa.Integer) and isinstance(source.type, sa.types._Binary):
+            # SQL Server rowversion/timestamp (binary(8)) as the contract's bigint cursor
+            items.append(sa.cast(source, sa.BigInteger()).label(column.name))
+        elif isinstance(column.type, sa.DateTime) and isinstance(source.type, mssql.DATETIMEOFFSET):
+            items.append(oslo_wall_clock(source).label(column.name))
         elif isinstance(column.type, sa.Uuid):
             # dlt loads UUIDs as text; strings keep every backend (pyarrow too) happy
             items.append(sa.type_coerce(source, sa.Uuid(as_uuid=False)).label(column.name))

@@ -162,3 +162,24 @@ def _length_pg(element: blob_length, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(blob_length, "mssql")
 def _length_mssql(element: blob_length, compiler: SQLCompiler, **kw: Any) -> str:
     return f"DATALENGTH({compiler.process(element.clauses, **kw)})"
+
+
+class oslo_wall_clock(FunctionElement[Any]):
+    """`oslo_wall_clock(col)`: a SQL Server `datetimeoffset` as naive Europe/Oslo wall-clock time,
+    the contract's convention for every `datetime2` column (elt-practice §3 P2). Other dialects
+    have no such type in A2 and get the column unchanged."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+    name = "oslo_wall_clock"
+
+
+@compiles(oslo_wall_clock)
+def _oslo_default(element: oslo_wall_clock, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(oslo_wall_clock, "mssql")
+def _oslo_mssql(element: oslo_wall_clock, compiler: SQLCompiler, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"CAST(({arg} AT TIME ZONE 'Central European Standard Time') AS DATETIME2(7))"

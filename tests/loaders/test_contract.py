@@ -98,6 +98,33 @@ def test_loader_query_compiles_for_mssql_pyodbc_with_incremental_filter(tmp_path
     )
 
 
+def test_sql_server_rowversion_and_datetimeoffset_map_to_the_contract() -> None:
+    physical = sa.Table(
+        "Correspondence",
+        sa.MetaData(),
+        *[
+            sa.Column(c.name, c.type)
+            for c in contract_table("a2_correspondence").columns
+            if c.name not in ("row_version", "created_datetime")
+        ],
+        sa.Column("row_version", mssql.TIMESTAMP()),
+        sa.Column("created_datetime", mssql.DATETIMEOFFSET()),
+        schema="dbo",
+    )
+    view = contract_view(physical, LOAD_CONTRACTS["a2_correspondence"], TableMapping())
+    sql = str(
+        view.select()
+        .where(view.c.row_version > 5)
+        .compile(dialect=MSSQL, compile_kwargs={"literal_binds": True})
+    )
+    assert "CAST(dbo.[Correspondence].row_version AS BIGINT) AS row_version" in sql
+    assert (
+        "CAST((dbo.[Correspondence].created_datetime AT TIME ZONE 'Central European "
+        "Standard Time') AS DATETIME2(7)) AS created_datetime"
+    ) in sql
+    assert "row_version > 5" in sql
+
+
 @pytest.mark.parametrize(
     ("sql_type", "expected"),
     [
