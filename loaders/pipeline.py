@@ -40,7 +40,7 @@ from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 from loaders.contract import LOAD_CONTRACTS, LoadContract, contract_table
 from loaders.source import a2_engine, blob_length, blob_md5, oslo_wall_clock
-from loaders.table_map import TableMapping, load_table_map
+from loaders.table_map import TableMap, TableMapping, load_table_map
 
 RAW_SCHEMA = "a2_raw"
 PIPELINE_NAME = "flytt_a2"
@@ -151,6 +151,18 @@ def _resource(
     return resource.add_map(count)
 
 
+def source_resources(
+    engine: Engine, table_map: TableMap, counter: Callable[[str, int], None] | None = None
+) -> list[Any]:
+    """One dlt resource per enabled contract table of `table_map`, reading through `engine`;
+    `counter(table, rows)` is called for every extracted chunk (progress)."""
+    return [
+        _resource(engine, LOAD_CONTRACTS[name], mapping, counter or (lambda _t, _n: None))
+        for name, mapping in table_map.items()
+        if mapping.enabled
+    ]
+
+
 def _row_counts(info: LoadInfo | None, pipeline: dlt.Pipeline) -> dict[str, int]:
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
@@ -220,11 +232,7 @@ def run_load(settings: Settings, warehouse: Warehouse) -> dict[str, int]:
                     tasks[table] = bar.add_task(f"extract {table}", total=None)
                 bar.update(tasks[table], advance=rows)
 
-            resources = [
-                _resource(engine, LOAD_CONTRACTS[name], mapping, counter)
-                for name, mapping in table_map.items()
-                if mapping.enabled
-            ]
+            resources = source_resources(engine, table_map, counter)
             try:
                 info = pipeline.run(resources, loader_file_format=LOADER_FILE_FORMAT)
             except PipelineStepFailed as exc:

@@ -85,11 +85,12 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def a2_engine(
-    settings: Settings, url: str | None = None, *, check: bool = True, pool_size: int = 5
+    settings: Settings, url: str | None = None, *, check: bool = True, pool_size: int = 24
 ) -> Engine:
     """An engine on the A2 source (`resolve_a2_url`), checked with one `select 1`.
 
-    `pool_size`: connections kept open; the loader reads every table at once, one connection each.
+    `pool_size`: connections kept open; the loader reads all 22 tables at once, one connection
+    each (SQLAlchemy's default of 5 would time out).
 
     Raises:
         UserError: the source is unreachable, refuses the login, or its driver is missing; the

@@ -227,3 +227,23 @@ def test_postgresql_source(fresh_warehouse: Warehouse, pg_admin: Warehouse, tmp_
 
 def test_raw_counts_helper_is_zero_before_any_load(fresh_warehouse: Warehouse) -> None:
     assert set(raw_counts(fresh_warehouse).values()) == {0}
+
+
+def test_unloadable_leftover_package_is_aborted_and_the_rerun_equals_the_source(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    from loaders.pipeline import make_pipeline, source_resources
+    from loaders.table_map import load_table_map
+
+    settings = settings_for(fresh_warehouse, tmp_path)
+    generate_a2(settings, size=150, seed=12)
+    engine = a2_engine(settings)
+    pipeline = make_pipeline(settings, fresh_warehouse)
+    pipeline.extract(source_resources(engine, load_table_map(None)))  # then "crash"
+    jobs = list(Path(pipeline.working_dir).glob("normalize/extracted/*/new_jobs/a2_party.*"))
+    assert jobs and pipeline.has_pending_data
+    jobs[0].write_bytes(b"not a parquet file")  # a package that can never be loaded
+    loaded = run_load(settings, fresh_warehouse)
+    counts = assert_raw_equals_source(engine, fresh_warehouse)
+    assert loaded == counts  # the aborted package's state was rolled back and re-read
+    engine.dispose()
