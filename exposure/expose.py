@@ -79,6 +79,9 @@ class _Exposer:
         self.settings, self.engine, self.a3 = settings, warehouse.engine, a3
         self.owner = selection.new_lease_owner()
         self.counts: Counter[str] = Counter()
+        self.claimed = 0
+        self.tried: set[int] = set()
+        """Elements that failed in this run: not claimed again before the next run."""
         self.gate = asyncio.Semaphore(settings.concurrency)
         self.retry_wait = wait_exponential_jitter(multiplier=0.1, max=5, jitter=0.2)
 
@@ -125,6 +128,7 @@ class _Exposer:
                     self.counts["made_available"] += 1
             for a3_id in pending:
                 candidate = by_a3[a3_id]
+                self.tried.add(candidate.a2_correspondence_id)
                 code, detail = failure[a3_id]
                 gave_up = selection.mark_failed_attempt(
                     conn,
@@ -141,10 +145,10 @@ class _Exposer:
         services = list(self.settings.ready_services)
         size = self.settings.expose_batch_size
         try:
-            while limit is None or self.counts["selected"] < limit:
+            while limit is None or self.claimed < limit:
                 want = self.settings.batch_size
                 if limit is not None:
-                    want = min(want, limit - self.counts["selected"])
+                    want = min(want, limit - self.claimed)
                 with self.engine.begin() as conn:
                     batch = selection.claim(
                         conn,
@@ -153,9 +157,11 @@ class _Exposer:
                         cutover_year=self.settings.cutover_year,
                         limit=want,
                         lease_seconds=self.settings.lease_seconds,
+                        exclude=sorted(self.tried),
                     )
                 if not batch:
                     break
+                self.claimed += len(batch)
                 self.counts["selected"] += len(batch)
                 chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
                 await asyncio.gather(*(self._send(chunk) for chunk in chunks))

@@ -61,6 +61,7 @@ def claim(
     cutover_year: int,
     limit: int,
     lease_seconds: int,
+    exclude: Sequence[int] = (),
 ) -> list[Candidate]:
     """Lease up to `limit` candidates for `owner`, returned in exposure order.
 
@@ -69,10 +70,14 @@ def claim(
         services: ready resource ids (`*` = all); empty → nothing is claimed.
         cutover_year: `settings.cutover_year`.
         lease_seconds: how long the lease holds if this process dies.
+        exclude: A2 ids not to claim (those that already failed in this run).
     """
     if not services:
         return []
     where, params = _service_filter(services)
+    if exclude:
+        where += " and e.a2_correspondence_id <> all(:exclude)"
+        params["exclude"] = list(exclude)
     rows = list(
         conn.execute(
             sa.text(

@@ -251,3 +251,34 @@ def test_command_line_expose_then_report_and_status(
         status = json.loads(run_flytt("status", "--json", env=env).stdout)
         assert status["steps"]["5"]["available"] == len(w.ready_ids())
         assert "Step 5 by year" in run_flytt("status", env=env).stdout
+
+
+def test_empty_dialog_id_is_a_failure_retried_then_failed(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    with world(fresh_warehouse, tmp_path, 6, bad_org={3}) as w:
+        settings = w.settings.model_copy(update={"max_attempts": 2})
+        first = run_expose(settings, w.warehouse)
+        assert first["made_available"] == len(w.ready_ids()) - 1
+        assert first["retry_later"] == 1 and first["failed"] == 0
+        # A3 sent the create twice in this run (in-run retry), Dialogporten refused it (400)
+        assert w.dialogporten.stats["create_requests"] == len(w.ready_ids()) + 1
+        state = _states(w)[3]
+        assert state == ("migrated", None)
+        _finish_retries_with(w, settings)
+        with w.warehouse.engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "select state, attempts, last_error_code from flytt.element_state "
+                    "where a2_correspondence_id = 3"
+                )
+            ).one()
+        assert tuple(row) == ("failed", 2, "a3_empty_dialog_id")
+        report = collect_report(w.warehouse)
+        assert report["failed_by_error"] == [{"error_code": "a3_empty_dialog_id", "elements": 1}]
+
+
+def _finish_retries_with(w: World, settings: Any) -> dict[str, int]:
+    with w.warehouse.engine.begin() as conn:
+        conn.execute(sa.text("update flytt.element_state set next_attempt_at = null"))
+    return run_expose(settings, w.warehouse)

@@ -117,3 +117,17 @@ def test_expose_without_work_needs_no_token_or_network(seeded: Warehouse, tmp_pa
     counts = run_expose(settings, seeded)
     assert counts["selected"] == counts["made_available"] == counts["verified"] == 0
     assert counts["not_ready"] == 7  # the migrated elements of services not marked ready
+
+
+def test_elements_that_failed_in_this_run_are_not_claimed_again(seeded: Warehouse) -> None:
+    with seeded.engine.begin() as conn:
+        got = selection.claim(
+            conn,
+            owner="a",
+            services=[READY],
+            cutover_year=2025,
+            limit=10,
+            lease_seconds=60,
+            exclude=[2, 1],
+        )
+    assert [c.a2_correspondence_id for c in got] == [3, 5, 6, 4]

@@ -161,12 +161,17 @@ class World:
         return [i for i in self.ready_ids() if i % 2 == 0]
 
 
-def _fill(conn: sa.Connection, register: SandboxRegister, ids: list[int]) -> None:
+def _fill(
+    conn: sa.Connection, register: SandboxRegister, ids: list[int], bad_org: set[int]
+) -> None:
     conn.execute(sa.text(DDL))
     for i in ids:
         created = created_at(i)
         recipient_uuid, reader_uuid = party_uuid("recipient", i), party_uuid("reader", i)
-        recipient = f"urn:altinn:organization:identifier-no:{org_number(i)}"
+        org = org_number(i)
+        if i in bad_org:  # wrong check digit: Dialogporten refuses the party
+            org = org[:8] + str((int(org[8]) + 1) % 10)
+        recipient = f"urn:altinn:organization:identifier-no:{org}"
         reader = f"urn:altinn:person:identifier-no:{person_number(i)}"
         register.add(reader_uuid, reader)
         register.add(recipient_uuid, recipient)
@@ -280,13 +285,21 @@ def _migrate(warehouse: Warehouse, a3_url: str, token: str, ids: list[int]) -> N
 
 
 @contextmanager
-def world(warehouse: Warehouse, data_dir: Path, n: int, **dialogporten: Any) -> Iterator[World]:
-    """Build and run a world with elements 1..n (see the module docstring)."""
+def world(
+    warehouse: Warehouse,
+    data_dir: Path,
+    n: int,
+    *,
+    bad_org: set[int] | None = None,
+    **dialogporten: Any,
+) -> Iterator[World]:
+    """Build and run a world with elements 1..n (see the module docstring); the recipients of
+    the elements in `bad_org` get an organisation number with a wrong check digit."""
     upgrade(warehouse)
     ids = list(range(1, n + 1))
     register = SandboxRegister()
     with warehouse.engine.begin() as conn:
-        _fill(conn, register, ids)
+        _fill(conn, register, ids, bad_org or set())
     with ExitStack() as stack:
         mp = MaskinportenReplica()
         mp_url = stack.enter_context(serve_in_thread(create_maskinporten(mp)))
