@@ -169,10 +169,6 @@ def zipf_cum(n: int, exponent: float) -> list[float]:
     return list(itertools.accumulate(1.0 / (k + 1) ** exponent for k in range(n)))
 
 
-def _local(moment: datetime) -> datetime:
-    return moment.replace(microsecond=0)
-
-
 def build_world(
     config: SandboxConfig, size: int, rng: random.Random, seq: Sequences
 ) -> tuple[Rows, World]:
