@@ -536,7 +536,15 @@ async def _deliver_elements(run: _Run, on_done: Callable[[str], None]) -> None:
         att_ids = [attachment_id(a) for r in rows.values() for a in r.attachments]
         return rows, _known_attachments(run.warehouse, att_ids)
 
+    async def renew() -> None:
+        # keep the leases of queued and in-flight elements alive while A3 is slow
+        while True:
+            await asyncio.sleep(s.lease_seconds / 3)
+            if held:
+                await asyncio.to_thread(_renew, run, list(held))
+
     tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    renewer = asyncio.create_task(renew())
     try:
         while True:
             if any(t.done() for t in tasks):
@@ -574,10 +582,17 @@ async def _deliver_elements(run: _Run, on_done: Callable[[str], None]) -> None:
             queue.put_nowait(None)
         try:
             await asyncio.gather(*tasks)
+            renewer.cancel()
         finally:
+            renewer.cancel()
             executor.shutdown(wait=False, cancel_futures=True)
             if held:
                 await asyncio.to_thread(_release, run, list(held))
+
+
+def _renew(run: _Run, ids: list[int]) -> None:
+    with run.warehouse.engine.begin() as conn:
+        leases.renew(conn, run.owner, ids, run.settings.lease_seconds)
 
 
 def _release(run: _Run, ids: list[int]) -> None:
@@ -702,6 +717,8 @@ async def _migrate(
             "already_there": 0,
             "quarantined": 0,
             "failed": 0,
+            "retry_later": 0,
+            "attachments_uploaded": 0,
         }
     )
     if not wanted:

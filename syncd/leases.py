@@ -216,6 +216,22 @@ def mark_quarantined(
     return True
 
 
+def renew(conn: sa.Connection, owner: str, ids: Sequence[int], lease_seconds: int) -> int:
+    """Extend our leases on `ids` to `now() + lease_seconds` (a heartbeat while A3 is slow).
+    Returns how many leases are still ours."""
+    if not ids:
+        return 0
+    result = conn.execute(
+        sa.text(
+            "update flytt.element_state set lease_expires_at = now() + "
+            "make_interval(secs => :lease_seconds) "
+            "where a2_correspondence_id = any(:ids) and lease_owner = :owner"
+        ),
+        {"ids": list(ids), "owner": owner, "lease_seconds": lease_seconds},
+    )
+    return int(result.rowcount)
+
+
 def release(conn: sa.Connection, owner: str, ids: Sequence[int]) -> int:
     """Give back leases we hold without counting an attempt (e.g. the run stops early)."""
     if not ids:

@@ -83,3 +83,35 @@ def test_faults_give_the_clean_end_state_without_duplicates(
             ).scalar_one()
             == N
         )
+
+
+def test_an_element_that_keeps_failing_ends_failed_and_is_reported(
+    warehouse: Warehouse, module_data_dir: Path, replicas: Replicas
+) -> None:
+    from flytt.report import collect_report
+
+    settings = replicas.settings(warehouse, module_data_dir, max_attempts=2)
+    assert run_migrate(settings, warehouse, reset=20) == {"reset": 1}
+    replicas.a3_faults.configure(FaultPlan(rate_503=1.0, retry_after_s=0, seed=3))
+    try:
+        tokens = MaskinportenClient.from_settings(settings)
+        clients = Clients(
+            a3=A3MigrationClient(settings.a3_base_url, tokens, tries=2, initial_wait=0.01),
+            registry=ResourceRegistryClient(settings.resource_registry_base_url, tokens),
+        )
+        counts = run_migrate(
+            settings,
+            warehouse,
+            clients=clients,
+            attachment_bytes=seed.attachment_bytes,
+            show_progress=False,
+        )
+    finally:
+        replicas.a3_faults.off()
+    assert counts["failed"] == 1
+    assert counts["delivered"] == 0
+    report = collect_report(warehouse)
+    assert report["failed"] == [
+        {"a2_correspondence_id": 20, "error_code": "http_503", "attempts": 2}
+    ]
+    assert {"error_code": "http_503", "elements": 1} in report["failed_by_error"]

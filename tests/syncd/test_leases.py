@@ -157,3 +157,17 @@ def test_quarantine_and_reset(wh: Warehouse) -> None:
             == "eligible"
         )
         assert conn.execute(sa.text("select count(*) from flytt.quarantine")).scalar_one() == 0
+
+
+def test_renew_extends_only_our_leases(wh: Warehouse) -> None:
+    assert _claim(wh, "w1", [ServiceQuota("svc-a", 1)]) == [1]
+    with wh.engine.begin() as conn:
+        assert leases.renew(conn, "w1", [1, 2], 3600) == 1
+        assert leases.renew(conn, "someone-else", [1], 3600) == 0
+        left = conn.execute(
+            sa.text(
+                "select extract(epoch from lease_expires_at - now()) from flytt.element_state "
+                "where a2_correspondence_id = 1"
+            )
+        ).scalar_one()
+    assert 3500 < left <= 3600
