@@ -28,7 +28,7 @@ from flytt.console import out
 from flytt.settings import load_settings
 from flytt.warehouse import Warehouse, ensure_database, resolve_warehouse
 from loaders.contract import LOAD_CONTRACTS, contract_table
-from loaders.pipeline import run_load
+from loaders.pipeline import make_pipeline, run_load
 from loaders.source import a2_engine
 from sandbox.a2.generate import generate_a2
 
@@ -113,6 +113,12 @@ def main(argv: list[str] | None = None) -> None:
         loaded = run_load(settings, warehouse)
         load_seconds = time.perf_counter() - started
         load_rows = sum(loaded[name] for name in TABLES)
+        trace = make_pipeline(settings, warehouse).last_trace
+        steps = ", ".join(
+            f"{step.step} {(step.finished_at - step.started_at).total_seconds():.1f} s"
+            for step in (trace.steps if trace else [])
+            if step.finished_at and step.step in ("extract", "normalize", "load")
+        )
 
         source = a2_engine(settings)
         copy_rows, copy_seconds = 0, 0.0
@@ -134,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     report = io.StringIO()
     report.write(f"size: {args.size} correspondences; tables: {', '.join(TABLES)}\n")
     report.write(
-        f"flytt load (dlt): {load_rows} rows in {load_seconds:.1f} s = {load_rate:,.0f} rows/s\n"
+        f"flytt load (dlt): {load_rows} rows in {load_seconds:.1f} s = {load_rate:,.0f} rows/s "
+        f"({steps})\n"
     )
     report.write(
         f"PostgreSQL COPY:  {copy_rows} rows in {copy_seconds:.1f} s = {copy_rate:,.0f} rows/s\n"
