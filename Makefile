@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck sqllint pytest clean benchmark-load benchmark-migrate venv
+.PHONY: demo test lint typecheck sqllint pytest clean benchmark-load benchmark-migrate venv chromium
 
 venv: $(STAMP)
 
@@ -30,8 +30,15 @@ typecheck: $(STAMP)
 sqllint: $(STAMP)
 	eval "$$($(BIN)/flytt env)" && cd dbt_project && ../$(BIN)/sqlfluff lint --processes 2 models macros tests analyses
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) .flytt dbt_project/target dbt_project/logs
+
+# The dbt docs test (tests/dbt/test_docs.py) opens the docs site in Debian's headless Chromium.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = "0" ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+		else echo "error: /usr/bin/chromium is missing; run: sudo apt-get install -y chromium"; exit 1; fi; \
+	fi

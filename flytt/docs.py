@@ -12,14 +12,27 @@ from flytt.errors import UserError
 from flytt.warehouse import Warehouse
 
 
-def generate_docs(warehouse: Warehouse) -> Path:
-    """Run `dbt docs generate`; return the site folder (index.html, manifest.json, catalog.json).
+def generate_docs(warehouse: Warehouse, target_dir: Path | None = None) -> Path:
+    """Run `dbt docs generate` for the A2 → A3 mapping review (issue #4).
+
+    The site shows the overview page (the whole mapping, status-code and rights tables) and, per
+    model, its columns with their A2 source and rule plus the lineage graph.
+
+    Args:
+        warehouse: the warehouse dbt reads the catalog from (build first for column types).
+        target_dir: where dbt writes the site; default `dbt_project/target`.
+
+    Returns:
+        The site folder (index.html, manifest.json, catalog.json).
 
     Raises:
         UserError: dbt could not generate the site (message says why).
     """
-    result = run_dbt(warehouse, ["docs", "generate"])
-    site = PROJECT_DIR / "target"
+    site = target_dir or PROJECT_DIR / "target"
+    args = ["docs", "generate"]
+    if target_dir is not None:
+        args += ["--target-path", str(target_dir)]
+    result = run_dbt(warehouse, args)
     if not result.success or not (site / "index.html").exists():
         raise UserError("dbt docs generate failed; run `flytt build` first and check its output.")
     return site
