@@ -18,13 +18,13 @@
 
 with
 
-events as (
+events as not materialized (
 
     select * from {{ ref('int_status_events_mapped_to_a3') }}
 
 ),
 
-correspondences as (
+correspondences as not materialized (
 
     select * from {{ ref('stg_a2__correspondences') }}
 

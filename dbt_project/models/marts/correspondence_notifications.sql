@@ -21,13 +21,13 @@
 
 with
 
-notifications as (
+notifications as not materialized (
 
     select * from {{ ref('int_notifications_mapped_to_history') }}
 
 ),
 
-correspondences as (
+correspondences as not materialized (
 
     select * from {{ ref('stg_a2__correspondences') }}
 

@@ -2,7 +2,8 @@
     A3 Correspondences (a3-correspondence §2.1), one row per mapped A2 correspondence.
     Quarantined correspondences are left out (see `quarantine`). Incremental (delete+insert on
     altinn2_correspondence_id, indexed): a run maps the correspondences whose A2 row, or whose
-    recipient party, arrived in a load newer than the newest load already here.
+    recipient party, arrived in a load newer than the newest load already here (`parties` is
+    only used on incremental runs, hence its noqa).
 #}
 {{ config(
     materialized='incremental',
@@ -17,13 +18,13 @@
 
 with
 
-correspondences as (
+correspondences as not materialized (
 
     select * from {{ ref('stg_a2__correspondences') }}
 
 ),
 
-parties as (
+parties as not materialized (  -- noqa: ST03
 
     select * from {{ ref('stg_a2__parties') }}
 
