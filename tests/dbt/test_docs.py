@@ -30,11 +30,8 @@ def site_url(
 ) -> Iterator[str]:
     """Base URL of the generated docs site, served on a free localhost port."""
     chromium_path()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-        patch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
-        generate_a2(settings, size=150, seed=5)
-        run_load(settings, warehouse)
+    generate_a2(settings, size=150, seed=5)
+    run_load(settings, warehouse)
     assert run_dbt(warehouse, ["seed"]).success
     assert run_dbt(warehouse, ["run"]).success
     site = generate_docs(warehouse, tmp_path_factory.mktemp("dbt_docs"))

@@ -30,20 +30,6 @@ from tests.dbt.marts import MART_TABLES, scalar, snapshot
 SIZE = 600
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _dlt_adds_load_ids(monkeypatch_module: pytest.MonkeyPatch) -> None:
-    """The marts' incremental watermark is dlt's `_dlt_load_id` (a2 source contract)."""
-    monkeypatch_module.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    monkeypatch_module.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Any:
-    patch = pytest.MonkeyPatch()
-    yield patch
-    patch.undo()
-
-
 def _failures(result: DbtResult) -> list[str]:
     return [
         f"{n.unique_id}: {n.status} {n.message[:200]}"
