@@ -187,6 +187,8 @@ def run_benchmark(
     server = ctx.Process(target=_serve, args=(bench_settings.model_dump_json(), child))
     server.start()
     try:
+        if not parent.poll(120):
+            raise RuntimeError("the sandbox replicas did not start within 120 s")
         live = Settings.model_validate_json(parent.recv())
         live = live.model_copy(update={"concurrency": concurrency})
         # the resources must exist before any correspondence: let flytt deliver them first

@@ -368,8 +368,20 @@ async def _upload_attachments(
     return ids
 
 
-def _record_attachment(warehouse: Warehouse, a2_id: str, a3_id: uuid.UUID, row: Any) -> None:
+@contextlib.contextmanager
+def _state_tx(warehouse: Warehouse) -> Iterator[sa.Connection]:
+    """A short transaction for state writes, committed without waiting for the WAL flush.
+
+    Safe here: a write lost to a server crash only means an element is delivered again, and
+    A3 answers a re-sent element with the same id (a3-correspondence §1.4, §1.5.3).
+    """
     with warehouse.engine.begin() as conn:
+        conn.execute(sa.text("set local synchronous_commit = off"))
+        yield conn
+
+
+def _record_attachment(warehouse: Warehouse, a2_id: str, a3_id: uuid.UUID, row: Any) -> None:
+    with _state_tx(warehouse) as conn:
         conn.execute(
             sa.text(
                 "insert into flytt.attachment_state (a2_attachment_id, a3_attachment_id, "
@@ -439,17 +451,17 @@ async def _deliver_element(
 
 
 def _quarantine(run: _Run, a2_id: int, reasons: Sequence[tuple[str, str]]) -> bool:
-    with run.warehouse.engine.begin() as conn:
+    with _state_tx(run.warehouse) as conn:
         return leases.mark_quarantined(conn, run.owner, a2_id, reasons, run.run_id)
 
 
 def _migrated(run: _Run, a2_id: int, a3_id: uuid.UUID) -> bool:
-    with run.warehouse.engine.begin() as conn:
+    with _state_tx(run.warehouse) as conn:
         return leases.mark_migrated(conn, run.owner, a2_id, a3_id)
 
 
 def _attempt_failed(run: _Run, a2_id: int, attempts: int, exc: A3CallError) -> str:
-    with run.warehouse.engine.begin() as conn:
+    with _state_tx(run.warehouse) as conn:
         state = leases.mark_attempt_failed(
             conn,
             run.owner,
@@ -497,6 +509,10 @@ async def _deliver_elements(run: _Run, on_done: Callable[[str], None]) -> None:
     batch_size = max(1, min(s.batch_size, workers * 4))
     queue: asyncio.Queue[tuple[Claimed, ElementRows, dict[str, uuid.UUID]] | None] = asyncio.Queue()
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers + 2)
+    # state writes run in threads (asyncio.to_thread); the default pool has only cpu+4 threads
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=workers + 4)
+    )
     held: set[int] = set()
 
     async def worker() -> None:
