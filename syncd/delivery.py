@@ -26,7 +26,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
-import logging
 import os
 import uuid
 from collections import Counter
@@ -60,7 +59,6 @@ from syncd.payloads import (
 from syncd.resource_registry import ResourceRegistryClient, build_policy, build_resource
 from syncd.retry import A3CallError, element_backoff_seconds
 
-log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
 """Bytes per chunk when streaming an attachment from A2 to A3."""

@@ -9,6 +9,18 @@ select c."Altinn2CorrespondenceId" as id,
        c."IsMigrating" as is_migrating,
        (select count(*) from correspondence."CorrespondenceStatuses" s
          where s."CorrespondenceId" = c."Id") as statuses,
+       (select md5(string_agg(s."Status" || '@' || extract(epoch from s."StatusChanged")
+                              || '@' || s."PartyUuid",
+                              ',' order by s."StatusChanged", s."Status"))
+          from correspondence."CorrespondenceStatuses" s
+         where s."CorrespondenceId" = c."Id") as status_digest,
+       (select md5(string_agg(n."Altinn2NotificationId" || '@' || n."NotificationAddress"
+                              || '@' || extract(epoch from n."NotificationSent"),
+                              ',' order by n."NotificationSent"))
+          from correspondence."CorrespondenceNotifications" n
+         where n."CorrespondenceId" = c."Id") as notification_digest,
+       (select ct."MessageTitle" from correspondence."CorrespondenceContents" ct
+         where ct."CorrespondenceId" = c."Id") as title,
        (select count(*) from correspondence."CorrespondenceDeleteEvents" d
          where d."CorrespondenceId" = c."Id") as delete_events,
        (select count(*) from correspondence."CorrespondenceNotifications" n
@@ -31,6 +43,18 @@ MART_FINGERPRINT = """
 select e.a2_correspondence_id as id, true as is_migrating,
        (select count(*) from a3.correspondence_status_events s
          where s.altinn2_correspondence_id = e.a2_correspondence_id) as statuses,
+       (select md5(string_agg(s.status || '@' || extract(epoch from s.status_changed)
+                              || '@' || s.party_uuid,
+                              ',' order by s.status_changed, s.status))
+          from a3.correspondence_status_events s
+         where s.altinn2_correspondence_id = e.a2_correspondence_id) as status_digest,
+       (select md5(string_agg(n.altinn2_notification_id || '@' || n.notification_address
+                              || '@' || extract(epoch from n.notification_sent),
+                              ',' order by n.notification_sent))
+          from a3.correspondence_notifications n
+         where n.altinn2_correspondence_id = e.a2_correspondence_id) as notification_digest,
+       (select ct.message_title from a3.correspondence_contents ct
+         where ct.altinn2_correspondence_id = e.a2_correspondence_id) as title,
        (select count(*) from a3.correspondence_delete_events d
          where d.altinn2_correspondence_id = e.a2_correspondence_id) as delete_events,
        (select count(*) from a3.correspondence_notifications n
@@ -50,7 +74,8 @@ order by 1
 
 
 def a3_fingerprint(conn: sa.Connection) -> list[tuple[object, ...]]:
-    """Per A3 correspondence: A2 id, IsMigrating and the row count of each child table."""
+    """Per A3 correspondence: A2 id, IsMigrating, the row count of each child table, digests
+    of its status and notification rows (code/time/party, id/address/time) and its title."""
     return [tuple(r) for r in conn.execute(sa.text(A3_FINGERPRINT))]
 
 
