@@ -59,7 +59,6 @@ from syncd.payloads import (
 from syncd.resource_registry import ResourceRegistryClient, build_policy, build_resource
 from syncd.retry import A3CallError, element_backoff_seconds
 
-
 CHUNK_SIZE = 1 << 20
 """Bytes per chunk when streaming an attachment from A2 to A3."""
 UNREACHABLE_LIMIT = 10
