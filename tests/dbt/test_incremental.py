@@ -147,6 +147,33 @@ def _fix_an_empty_title(settings: Settings, warehouse: Warehouse) -> int | None:
     return int(target)
 
 
+def _blank_a_mapped_title(settings: Settings, warehouse: Warehouse) -> int:
+    """Blank the title of one mapped correspondence (new row_version): it must leave every
+    mart and land in quarantine. Returns its id."""
+    with warehouse.engine.connect() as conn:
+        target = conn.execute(
+            sa.text("select max(altinn2_correspondence_id) from a3.correspondence_status_events")
+        ).scalar_one()
+    table = contract_table("a2_correspondence")
+    engine = a2_engine(settings)
+    try:
+        with engine.begin() as conn:
+            top = max(
+                conn.execute(sa.select(sa.func.max(contract_table(name).c.row_version))).scalar()
+                or 0
+                for name, contract in LOAD_CONTRACTS.items()
+                if contract.mutable
+            )
+            conn.execute(
+                table.update()
+                .where(table.c.se_reportee_element_id == target)
+                .values(message_title="", row_version=top + 1)
+            )
+    finally:
+        engine.dispose()
+    return int(target)
+
+
 @pytest.fixture(scope="module")
 def three_increments(
     settings: Settings, warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory
@@ -166,6 +193,7 @@ def three_increments(
     run_live(settings, rate=1000, max_changes=120)
     tricky = _add_duplicate_and_dst_events(settings)
     fixed = _fix_an_empty_title(settings, warehouse)
+    broken = _blank_a_mapped_title(settings, warehouse)
     run_load(settings, warehouse)
     _build(warehouse)
     incremental = snapshot(warehouse)
@@ -176,6 +204,7 @@ def three_increments(
         "first_count": first_count,
         "tricky": tricky,
         "fixed": fixed,
+        "broken": broken,
         "incremental": incremental,
         "full": full,
     }
@@ -260,3 +289,20 @@ def test_fixed_correspondence_leaves_quarantine_with_its_history(
             )
             >= 2
         )  # Initialized + Published at least
+
+
+def test_correspondence_quarantined_after_mapping_leaves_the_marts(
+    three_increments: dict[str, Any], warehouse: Warehouse
+) -> None:
+    broken = three_increments["broken"]
+    incremental = three_increments["incremental"]
+    assert not any(row[0] == str(broken) for row in incremental["correspondences"])
+    assert (
+        scalar(
+            warehouse,
+            "select quarantine_reason_code from a3.correspondence_eligibility "
+            "where a2_correspondence_id = :i",
+            i=broken,
+        )
+        == "empty_title"
+    )

@@ -7,6 +7,9 @@
     unique_key='altinn2_correspondence_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
+    post_hook=[
+        "delete from {{ this }} where altinn2_correspondence_id in (select a2_correspondence_id from {{ ref('int_correspondence_quarantine_reasons') }})",
+    ],
     indexes=[
         {'columns': ['altinn2_correspondence_id'], 'unique': True},
         {'columns': ['_dlt_load_id']},

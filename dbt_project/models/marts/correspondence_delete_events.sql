@@ -9,6 +9,9 @@
     unique_key='event_key',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
+    post_hook=[
+        "delete from {{ this }} where altinn2_correspondence_id in (select a2_correspondence_id from {{ ref('int_correspondence_quarantine_reasons') }})",
+    ],
     indexes=[
         {'columns': ['event_key'], 'unique': True},
         {'columns': ['altinn2_correspondence_id']},

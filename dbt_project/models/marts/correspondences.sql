@@ -3,13 +3,17 @@
     Quarantined correspondences are left out (see `quarantine`). Incremental (delete+insert on
     altinn2_correspondence_id, indexed): a run maps the correspondences whose A2 row, or whose
     recipient party, arrived in a load newer than the newest load already here (`parties` is
-    only used on incremental runs, hence its noqa).
+    only used on incremental runs, hence its noqa). The post-hook removes correspondences that
+    became quarantined after they were mapped, so an incremental build equals a full refresh.
 #}
 {{ config(
     materialized='incremental',
     unique_key='altinn2_correspondence_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
+    post_hook=[
+        "delete from {{ this }} where altinn2_correspondence_id in (select a2_correspondence_id from {{ ref('int_correspondence_quarantine_reasons') }})",
+    ],
     indexes=[
         {'columns': ['altinn2_correspondence_id'], 'unique': True},
         {'columns': ['_dlt_load_id']},
