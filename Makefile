@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 sqllint: $(STAMP)
-	eval "$$($(BIN)/flytt env)" && cd dbt_project && ../$(BIN)/sqlfluff lint --processes 2 models macros tests analyses
+	eval "$$($(BIN)/flytt env)" && cd dbt_project && ../$(BIN)/sqlfluff lint --processes 2 models macros tests
 
 pytest: $(STAMP) chromium
 	$(BIN)/pytest
