@@ -22,6 +22,18 @@ correspondences as (
 
 ),
 
+source_correspondences as (
+
+    select * from {{ ref('stg_a2__correspondences') }}
+
+),
+
+senders as (
+
+    select * from {{ ref('int_senders_mapped_to_urn') }}
+
+),
+
 final as (
 
     select
@@ -29,6 +41,8 @@ final as (
         attachments.a2_correspondence_id as altinn2_correspondence_id,
         correspondences.resource_id,
         correspondences.sender,
+        coalesce(senders.sender_party_uuid, '00000000-0000-0000-0000-000000000000')
+            as sender_party_uuid,
         left(coalesce(attachments.file_name, attachments.attachment_name), 255) as file_name,
         left(coalesce(attachments.attachment_name, attachments.file_name), 255) as display_name,
         attachments.is_encrypted,
@@ -39,6 +53,10 @@ final as (
     from attachments
     inner join correspondences
         on attachments.a2_correspondence_id = correspondences.altinn2_correspondence_id
+    inner join source_correspondences
+        on attachments.a2_correspondence_id = source_correspondences.a2_correspondence_id
+    left join senders
+        on source_correspondences.service_owner_id = senders.service_owner_id
     where not attachments.is_deleted
 
 )
