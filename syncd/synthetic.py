@@ -35,7 +35,8 @@ drop schema if exists a3 cascade;
 create schema a3;
 create table a3.correspondence_eligibility (
     a2_correspondence_id int primary key, resource_id text, a2_created_at timestamptz,
-    is_eligible boolean, exclusion_reason text, quarantine_reason_code text);
+    is_eligible boolean, exclusion_reason text, quarantine_reason_code text,
+    eligible_from timestamptz);
 create table a3.correspondences (
     altinn2_correspondence_id int primary key, resource_id text, recipient text, sender text,
     senders_reference text, message_sender text, requested_publish_time timestamptz,
@@ -82,7 +83,8 @@ create table a3.resource_policy_rules (
 FILL = """
 insert into a3.correspondence_eligibility
 select i, 'ttd-migratedcorrespondence-' || (i % :services) || '-1',
-       timestamptz '2020-01-01' + make_interval(mins => i), true, null, null
+       timestamptz '2020-01-01' + make_interval(mins => i), true, null, null,
+       timestamptz '2020-01-01' + make_interval(mins => i)
 from generate_series(1, :n) i;
 insert into a3.correspondences
 select i, 'ttd-migratedcorrespondence-' || (i % :services) || '-1',
@@ -173,7 +175,8 @@ def _crash_cases(conn: sa.Connection) -> None:
     conn.execute(
         sa.text(
             "insert into a3.correspondence_eligibility select a2_correspondence_id + :b, "
-            "resource_id, a2_created_at, true, null, null from a3.correspondence_eligibility "
+            "resource_id, a2_created_at, true, null, null, eligible_from "
+            "from a3.correspondence_eligibility "
             "where a2_correspondence_id between 1 and 5"
         ),
         {"b": base},
