@@ -93,15 +93,18 @@ def run_live(
         ):
             now = time.time()
             ctx = Context(config=config, world=world, seq=seq, zone=zone, end_ts=now)
+            step: dict[str, set[Any]] = defaultdict(set)
             with engine.begin() as conn:
                 x = rng.random()
                 if x < 0.5:
-                    _new_correspondence(ctx, rng, conn, touched, now)
+                    _new_correspondence(ctx, rng, conn, step, now)
                 elif x < 0.85:
-                    _status_change(ctx, rng, conn, touched)
+                    _status_change(ctx, rng, conn, step)
                 else:
-                    _delegation_change(ctx, rng, conn, touched, now)
+                    _delegation_change(ctx, rng, conn, step, now)
                 write_meta(conn, {f"seq.{k}": v for k, v in seq.values.items()})
+            for name, keys in step.items():  # counted only once committed
+                touched[name] |= keys
             changes += 1
             delay = started + changes / rate - time.monotonic()
             if delay > 0:
