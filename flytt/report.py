@@ -7,7 +7,8 @@ The report document (JSON with `--json`):
      "failed": [{"a2_correspondence_id": n, "error_code": str, "attempts": n}],   # first 100
      "quarantine_by_reason": [{"source": "mapping"|"delivery", "reason_code": str, "rows": n}],
      "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}],
-     "dialog_mismatches_by_field": [{"field": str, "dialogs": n}]}   # issue #5, exposure
+     "dialog_mismatches_by_field": [{"field": str, "dialogs": n}],   # issue #5, exposure
+     "failed_services": [{"resource_id": str, "error_code": str, "attempts": n}]}   # issue #6
 
 Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
 """
@@ -84,6 +85,15 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
                     )
                 )
             ]
+        failed_services = [
+            {"resource_id": rid, "error_code": code or "unknown", "attempts": int(n)}
+            for rid, code, n in conn.execute(
+                sa.text(
+                    "select resource_id, last_error_code, attempts from flytt.service_state "
+                    "where state = 'failed' order by resource_id limit 100"
+                )
+            ).tuples()
+        ]
         runs = [
             dict(row._mapping)
             for row in conn.execute(
@@ -100,6 +110,7 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
         "quarantine_by_reason": quarantine,
         "recent_runs": runs,
         "dialog_mismatches_by_field": dialog_mismatches,
+        "failed_services": failed_services,
     }
 
 
@@ -149,6 +160,14 @@ def print_report(doc: dict[str, Any]) -> None:
         out.print(t)
     else:
         out.print("No failed elements.")
+    if doc.get("failed_services"):
+        t = Table(title="Services the Resource Registry refused", title_justify="left")
+        t.add_column("resource id")
+        t.add_column("error code")
+        t.add_column("attempts", justify="right")
+        for row in doc["failed_services"]:
+            t.add_row(row["resource_id"], row["error_code"], str(row["attempts"]))
+        out.print(t)
     if doc["quarantine_by_reason"]:
         t = Table(title="Quarantine by reason", title_justify="left")
         t.add_column("found at")

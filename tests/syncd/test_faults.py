@@ -115,3 +115,64 @@ def test_an_element_that_keeps_failing_ends_failed_and_is_reported(
         {"a2_correspondence_id": 20, "error_code": "http_503", "attempts": 2}
     ]
     assert {"error_code": "http_503", "elements": 1} in report["failed_by_error"]
+
+
+def test_a_refused_service_holds_back_its_elements_and_is_reported(
+    warehouse: Warehouse, module_data_dir: Path, replicas: Replicas
+) -> None:
+    from flytt.report import collect_report
+
+    svc = "ttd-migratedcorrespondence-9-1"
+    with warehouse.engine.begin() as conn:
+        # a service whose policy has no rule: the Resource Registry refuses it (400)
+        conn.execute(
+            sa.text(
+                "insert into a3.resources select :svc, resource_type, title_nb, title_nn, "
+                "title_en, has_competent_authority_orgcode, "
+                "has_competent_authority_organization, has_competent_authority_name, "
+                "resource_references, '9', 1, 2, true, true, 0 from a3.resources "
+                "where resource_id = 'ttd-migratedcorrespondence-0-1'"
+            ),
+            {"svc": svc},
+        )
+        conn.execute(
+            sa.text(
+                "insert into a3.correspondence_eligibility values "
+                "(950000, :svc, '2020-02-01', true, null, null, '2020-02-01')"
+            ),
+            {"svc": svc},
+        )
+        conn.execute(
+            sa.text(
+                "insert into a3.correspondences select 950000, :svc, recipient, sender, "
+                "'ref-950000', message_sender, requested_publish_time, due_date_time, "
+                "property_list, ignore_reservation, created, is_confirmation_needed, "
+                "is_confidential, party_id from a3.correspondences "
+                "where altinn2_correspondence_id = 1"
+            ),
+            {"svc": svc},
+        )
+        conn.execute(
+            sa.text(
+                "insert into a3.correspondence_contents select 950000, language, message_title, "
+                "message_summary, message_body from a3.correspondence_contents "
+                "where altinn2_correspondence_id = 1"
+            )
+        )
+    settings = replicas.settings(warehouse, module_data_dir)
+    counts = run_migrate(
+        settings, warehouse, attachment_bytes=seed.attachment_bytes, show_progress=False
+    )
+    assert counts["services_failed"] == 1
+    assert counts["delivered"] == 0
+    with warehouse.engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.text("select state from flytt.element_state where a2_correspondence_id = 950000")
+            ).scalar_one()
+            == "eligible"
+        )
+    report = collect_report(warehouse)
+    assert report["failed_services"] == [
+        {"resource_id": svc, "error_code": "http_400", "attempts": 1}
+    ]

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from flytt.control import upgrade
@@ -31,6 +32,7 @@ def _migrated(warehouse: Warehouse) -> int:
         )
 
 
+@pytest.mark.slow
 def test_kill_9_mid_migration_then_rerun_gives_exactly_one_of_each(
     warehouse: Warehouse, module_data_dir: Path, replicas: Replicas
 ) -> None:

@@ -45,6 +45,7 @@ def _a3_engine(live: Replicas) -> sa.Engine:
     return sa.create_engine(live.sandbox_database_url)
 
 
+@pytest.mark.slow
 def test_migrate_the_sandbox_end_to_end(
     built: Settings, warehouse: Warehouse, live: Replicas
 ) -> None:
