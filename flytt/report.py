@@ -86,13 +86,13 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
                 )
             ]
         failed_services = [
-            {"resource_id": rid, "error_code": code or "unknown", "attempts": int(n)}
-            for rid, code, n in conn.execute(
+            {"resource_id": row[0], "error_code": row[1] or "unknown", "attempts": int(row[2])}
+            for row in conn.execute(
                 sa.text(
                     "select resource_id, last_error_code, attempts from flytt.service_state "
                     "where state = 'failed' order by resource_id limit 100"
                 )
-            ).tuples()
+            )
         ]
         runs = [
             dict(row._mapping)

@@ -124,30 +124,47 @@ def _service_waits(conn: sa.Connection) -> dict[str, int]:
     if "migration_wait_time_minutes" not in columns:
         return {}
     return {
-        str(rid): int(wait or 0)
-        for rid, wait in conn.execute(
+        str(row[0]): int(row[1] or 0)
+        for row in conn.execute(
             sa.text(f"select resource_id, migration_wait_time_minutes from {SCHEMA}.resources")
-        ).tuples()
+        )
     }
 
 
 def _pending_by_service(
-    conn: sa.Connection, services: Sequence[str], waits: dict[str, int]
+    conn: sa.Connection, services: Sequence[str], waits: dict[str, int], cap: int | None
 ) -> dict[str, int]:
-    """Eligible elements old enough to be sent, per service (all services when empty)."""
-    rows = conn.execute(
-        sa.text(
-            "select resource_id, count(*) from flytt.element_state e "
-            "where state = 'eligible' and resource_id is not null "
-            "and (cardinality(cast(:services as text[])) = 0 "
-            "     or resource_id = any(cast(:services as text[]))) "
-            "and (a2_created_at is null or a2_created_at <= now() - make_interval(mins => "
-            "     coalesce((cast(:waits as jsonb) ->> resource_id)::int, 0))) "
-            "group by 1 order by 1"
-        ),
-        {"services": list(services), "waits": _json(waits)},
+    """Eligible elements old enough to be sent, per service (all services when empty), each
+    count capped at `cap` (the per-service limit of the run).
+
+    With a cap and the `a3.resources` mart present, each service is counted with a bounded
+    index scan (resource, state, created), so the cost is services × cap, not the backlog.
+    """
+    params = {"services": list(services), "waits": _json(waits), "cap": cap}
+    old_enough = (
+        "(e.a2_created_at is null or e.a2_created_at <= now() - make_interval(mins => "
+        "coalesce((cast(:waits as jsonb) ->> e.resource_id)::int, 0)))"
     )
-    return {str(rid): int(n) for rid, n in rows.tuples()}
+    in_scope = (
+        "(cardinality(cast(:services as text[])) = 0 or {col} = any(cast(:services as text[])))"
+    )
+    if cap is not None and relation_exists(conn, "resources"):
+        sql = (
+            f"select r.resource_id, n.pending from {SCHEMA}.resources r "
+            "cross join lateral (select count(*) as pending from (select 1 "
+            "from flytt.element_state e where e.resource_id = r.resource_id "
+            f"and e.state = 'eligible' and {old_enough} limit :cap) capped) n "
+            f"where n.pending > 0 and {in_scope.format(col='r.resource_id')} order by 1"
+        )
+    else:
+        sql = (
+            "select e.resource_id, count(*) from flytt.element_state e "
+            "where e.state = 'eligible' and e.resource_id is not null "
+            f"and {in_scope.format(col='e.resource_id')} and {old_enough} "
+            "group by 1 order by 1"
+        )
+    counts = {str(row[0]): int(row[1]) for row in conn.execute(sa.text(sql), params)}
+    return {rid: min(n, cap) if cap else n for rid, n in counts.items()}
 
 
 def _json(value: Any) -> str:
@@ -668,7 +685,7 @@ def run_migrate(settings: Settings, warehouse: Warehouse, **options: Any) -> dic
             )
         found = discover(conn)
         waits = _service_waits(conn)
-        pending = _pending_by_service(conn, services, waits)
+        pending = _pending_by_service(conn, services, waits, per_service)
         if dry_run:
             tx.rollback()  # a dry run writes nothing, not even the discovery
         else:

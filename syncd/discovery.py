@@ -166,8 +166,8 @@ def discover(conn: sa.Connection, *, full: bool | None = None) -> dict[str, int]
         source = _incremental_source(_has_whitelist(conn))
         params = {"low": low}
     counts: dict[str, int] = {"discovered": 0, "reclassified": 0, "full_discovery": int(full)}
-    for inserted, state, n in conn.execute(sa.text(_UPSERT.format(source=source)), params).tuples():
-        n = int(n)
+    for row in conn.execute(sa.text(_UPSERT.format(source=source)), params):
+        inserted, state, n = bool(row[0]), str(row[1]), int(row[2])
         if inserted:
             counts["discovered"] += n
             counts[f"new_{state}"] = counts.get(f"new_{state}", 0) + n

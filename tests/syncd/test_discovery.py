@@ -50,7 +50,7 @@ def _states(wh: Warehouse) -> dict[int, tuple[str, str | None]]:
             i: (s, r)
             for i, s, r in conn.execute(
                 sa.text("select a2_correspondence_id, state, state_reason from flytt.element_state")
-            ).tuples()
+            ).all()
         }
 
 
