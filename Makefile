@@ -31,7 +31,7 @@ sqllint: $(STAMP)
 	eval "$$($(BIN)/flytt env)" && cd dbt_project && ../$(BIN)/sqlfluff lint --processes 2 models macros tests
 
 pytest: $(STAMP) chromium
-	$(BIN)/pytest
+	$(BIN)/pytest --basetemp=.pytest-tmp
 
 clean:
 	rm -rf $(VENV) .flytt dbt_project/target dbt_project/logs

@@ -8,6 +8,8 @@ to run the suite against that server instead of the embedded one.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,12 +30,15 @@ def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         return
     import pgserver
 
-    pgdata = tmp_path_factory.mktemp("pg") / "data"
+    # Outside pytest's numbered temp folders, whose clean-up by a concurrent pytest session
+    # must never remove the data folder of a running server.
+    pgdata = Path(tempfile.mkdtemp(prefix="flytt-test-pg-")) / "data"
     server = pgserver.get_server(pgdata, cleanup_mode="delete")
     admin = start_embedded(pgdata, database="postgres")
     yield admin
     admin.engine.dispose()
     server.cleanup()
+    shutil.rmtree(pgdata.parent, ignore_errors=True)
 
 
 def _fresh_database(admin: Warehouse, label: str) -> Warehouse:
