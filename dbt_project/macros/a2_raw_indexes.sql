@@ -2,7 +2,10 @@
     Creates (if missing) the indexes on `a2_raw` that make incremental builds cost O(change):
     each table's dlt load id (the incremental watermark) and the correspondence id that
     events, notifications and attachments are joined on. dlt creates none of these itself.
-    Tables that do not exist yet are skipped. Returns SQL for `on-run-start`.
+    Tables that do not exist yet are skipped. It also refreshes the planner statistics of the
+    big raw tables (ANALYZE reads a fixed-size sample): right after a dlt load they are stale,
+    and PostgreSQL then picks nested loops over sequential scans (2 s → 60 s measured on
+    100 000 correspondences). Returns SQL for `on-run-start`.
 #}
 {% macro a2_raw_indexes() %}
     {%- set wanted = {
@@ -21,6 +24,7 @@
             {%- set relation = adapter.get_relation(
                 database=target.database, schema=schema, identifier=table) -%}
             {%- if relation is not none -%}
+                {%- do statements.append('analyze ' ~ relation) -%}
                 {%- for column in columns -%}
                     {%- do statements.append(
                         'create index if not exists ' ~ table ~ '__' ~ column

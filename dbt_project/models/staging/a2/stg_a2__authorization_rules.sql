@@ -10,16 +10,16 @@ renamed as (
 
     select
         ---------- ids
-        authorization_rule_id::integer as authorization_rule_id,
-        offered_by_party_id::integer as offered_by_party_id,
-        covered_by_party_id::integer as covered_by_party_id,
-        covered_by_user_id::integer as covered_by_user_id,
+        authorization_rule_id,
+        offered_by_party_id,
+        covered_by_party_id,
+        covered_by_user_id,
         {{ clean_text('service_code') }} as service_code,
         service_edition_code::integer as service_edition_code,
-        reportee_element_id::integer as reportee_element_id,
-        delegated_by_user_id::integer as delegated_by_user_id,
-        delegated_by_party_id::integer as delegated_by_party_id,
-        deleted_by_user_id::integer as deleted_by_user_id,
+        reportee_element_id,
+        delegated_by_user_id,
+        delegated_by_party_id,
+        deleted_by_user_id,
 
         ---------- strings
         initcap(trim(rule_kind::text)) as rule_kind,

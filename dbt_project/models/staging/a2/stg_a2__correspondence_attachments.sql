@@ -10,9 +10,9 @@ renamed as (
 
     select
         ---------- ids
-        attachment_id::integer as a2_attachment_id,
-        se_reportee_element_id::integer as a2_correspondence_id,
-        created_by_user_id::integer as created_by_user_id,
+        attachment_id as a2_attachment_id,
+        se_reportee_element_id as a2_correspondence_id,
+        created_by_user_id,
 
         ---------- strings
         {{ clean_text('attachment_name') }} as attachment_name,
@@ -23,7 +23,7 @@ renamed as (
         ---------- numerics
         data_length::bigint as data_length,
         file_size::bigint as file_size,
-        attachment_type_id::integer as attachment_type_id,
+        attachment_type_id,
         function_type::integer as function_type,
         destination_type::integer as destination_type,
         src_db::integer as src_db,

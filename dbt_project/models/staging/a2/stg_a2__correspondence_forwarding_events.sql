@@ -10,11 +10,11 @@ renamed as (
 
     select
         ---------- ids
-        forwarding_event_id::bigint as a2_forwarding_event_id,
-        se_reportee_element_id::integer as a2_correspondence_id,
-        forwarded_by_user_id::integer as forwarded_by_user_id,
-        forwarded_by_party_id::integer as forwarded_by_party_id,
-        forwarded_to_user_id::integer as forwarded_to_user_id,
+        forwarding_event_id as a2_forwarding_event_id,
+        se_reportee_element_id as a2_correspondence_id,
+        forwarded_by_user_id,
+        forwarded_by_party_id,
+        forwarded_to_user_id,
 
         ---------- strings
         {{ clean_text('forwarded_to_email') }} as forwarded_to_email,

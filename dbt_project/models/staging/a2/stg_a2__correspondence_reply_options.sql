@@ -10,8 +10,8 @@ renamed as (
 
     select
         ---------- ids
-        reply_option_id::integer as a2_reply_option_id,
-        se_reportee_element_id::integer as a2_correspondence_id,
+        reply_option_id as a2_reply_option_id,
+        se_reportee_element_id as a2_correspondence_id,
         {{ clean_text('service_code') }} as service_code,
         service_edition_code::integer as service_edition_code,
 

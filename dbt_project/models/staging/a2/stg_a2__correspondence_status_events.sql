@@ -41,10 +41,10 @@ renamed as (
 
     select
         ---------- ids
-        status_event_id::bigint as a2_status_event_id,
-        se_reportee_element_id::integer as a2_correspondence_id,
-        actor_party_id::integer as actor_party_id,
-        actor_user_id::integer as actor_user_id,
+        status_event_id as a2_status_event_id,
+        se_reportee_element_id as a2_correspondence_id,
+        actor_party_id,
+        actor_user_id,
 
         ---------- numerics
         status_type::integer as a2_status_type,

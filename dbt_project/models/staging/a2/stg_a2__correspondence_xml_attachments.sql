@@ -10,9 +10,9 @@ renamed as (
 
     select
         ---------- ids
-        xml_attachment_id::integer as a2_xml_attachment_id,
-        se_reportee_element_id::integer as a2_correspondence_id,
-        logical_form_in_form_set_id::integer as logical_form_in_form_set_id,
+        xml_attachment_id as a2_xml_attachment_id,
+        se_reportee_element_id as a2_correspondence_id,
+        logical_form_in_form_set_id,
 
         ---------- strings
         senders_reference::text as senders_reference,

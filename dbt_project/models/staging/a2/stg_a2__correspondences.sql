@@ -10,15 +10,15 @@ renamed as (
 
     select
         ---------- ids
-        se_reportee_element_id::integer as a2_correspondence_id,
-        correspondence_id::integer as a2_correspondence_table_id,
-        archive_reportee_element_id::integer as archive_reportee_element_id,
-        reportee_party_id::integer as recipient_party_id,
+        se_reportee_element_id as a2_correspondence_id,
+        correspondence_id as a2_correspondence_table_id,
+        archive_reportee_element_id,
+        reportee_party_id as recipient_party_id,
         trim(service_code::text) as service_code,
         service_edition_code::integer as service_edition_code,
-        service_owner_id::integer as service_owner_id,
-        case_id::integer as case_id,
-        confirmed_by_user_id::integer as confirmed_by_user_id,
+        service_owner_id,
+        case_id,
+        confirmed_by_user_id,
 
         ---------- strings
         {{ clean_text('system_user_code') }} as system_user_code,
@@ -34,7 +34,7 @@ renamed as (
         {{ clean_text('sdp_setting') }} as sdp_setting,
 
         ---------- numerics
-        language_id::integer as language_id,
+        language_id,
         current_status::integer as current_status,
         trash_state::integer as trash_state,
         src_db::integer as src_db,

@@ -10,11 +10,11 @@ renamed as (
 
     select
         ---------- ids
-        change_id::bigint as delegation_change_id,
-        authorization_rule_id::integer as authorization_rule_id,
-        role_id::integer as role_assignment_id,
-        performed_by_user_id::integer as performed_by_user_id,
-        performed_by_party_id::integer as performed_by_party_id,
+        change_id as delegation_change_id,
+        authorization_rule_id,
+        role_id as role_assignment_id,
+        performed_by_user_id,
+        performed_by_party_id,
 
         ---------- numerics
         change_type::integer as change_type,

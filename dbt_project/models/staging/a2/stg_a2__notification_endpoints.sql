@@ -10,8 +10,8 @@ renamed as (
 
     select
         ---------- ids
-        receiver_endpoint_id::integer as a2_receiver_endpoint_id,
-        notification_id::integer as a2_notification_id,
+        receiver_endpoint_id as a2_receiver_endpoint_id,
+        notification_id as a2_notification_id,
 
         ---------- strings
         {{ clean_text('receiver_address') }} as receiver_address,

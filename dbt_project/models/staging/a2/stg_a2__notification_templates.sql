@@ -10,8 +10,8 @@ renamed as (
 
     select
         ---------- ids
-        notification_template_id::integer as a2_notification_template_id,
-        notification_type_id::integer as notification_type_id,
+        notification_template_id as a2_notification_template_id,
+        notification_type_id,
 
         ---------- strings
         {{ clean_text('notification_name') }} as notification_name,
@@ -20,8 +20,8 @@ renamed as (
         notification_text::text as notification_text,
 
         ---------- numerics
-        transport_id::integer as transport_type,
-        language_type_id::integer as language_id,
+        transport_id as transport_type,
+        language_type_id as language_id,
 
         ---------- load bookkeeping
         row_version::bigint as row_version,

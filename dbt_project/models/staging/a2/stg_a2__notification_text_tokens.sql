@@ -10,8 +10,8 @@ renamed as (
 
     select
         ---------- ids
-        text_token_id::integer as a2_text_token_id,
-        notification_id::integer as a2_notification_id,
+        text_token_id as a2_text_token_id,
+        notification_id as a2_notification_id,
 
         ---------- strings
         token_value::text as token_value,

@@ -10,9 +10,9 @@ renamed as (
 
     select
         ---------- ids
-        notification_id::integer as a2_notification_id,
-        se_reportee_element_id::integer as a2_correspondence_id,
-        parent_notification_id::integer as parent_notification_id,
+        notification_id as a2_notification_id,
+        se_reportee_element_id as a2_correspondence_id,
+        parent_notification_id,
 
         ---------- strings
         {{ clean_text('notification_type_name') }} as notification_type_name,

@@ -10,9 +10,9 @@ renamed as (
 
     select
         ---------- ids
-        party_id::integer as party_id,
+        party_id,
         {{ safe_uuid('party_uuid') }} as party_uuid,
-        parent_party_id::integer as parent_party_id,
+        parent_party_id,
 
         ---------- strings
         {{ clean_text('party_type') }} as party_type,

@@ -10,7 +10,7 @@ renamed as (
 
     select
         ---------- ids
-        party_id::integer as party_id,
+        party_id,
 
         ---------- booleans
         coalesce(has_altinn3_messages::boolean, false) as has_altinn3_messages,

@@ -10,12 +10,12 @@ renamed as (
 
     select
         ---------- ids
-        role_id::integer as role_assignment_id,
-        role_definition_id::integer as role_definition_id,
-        offered_by_party_id::integer as offered_by_party_id,
-        covered_by_party_id::integer as covered_by_party_id,
-        covered_by_user_id::integer as covered_by_user_id,
-        delegated_by_user_id::integer as delegated_by_user_id,
+        role_id as role_assignment_id,
+        role_definition_id,
+        offered_by_party_id,
+        covered_by_party_id,
+        covered_by_user_id,
+        delegated_by_user_id,
 
         ---------- booleans
         coalesce(is_deleted::boolean, false) as is_deleted,

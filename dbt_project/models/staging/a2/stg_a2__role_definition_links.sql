@@ -10,8 +10,8 @@ renamed as (
 
     select
         ---------- ids
-        parent_role_definition_id::integer as parent_role_definition_id,
-        child_role_definition_id::integer as child_role_definition_id,
+        parent_role_definition_id,
+        child_role_definition_id,
 
         ---------- load bookkeeping
         row_version::bigint as row_version,

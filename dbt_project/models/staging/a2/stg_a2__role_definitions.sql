@@ -10,7 +10,7 @@ renamed as (
 
     select
         ---------- ids
-        role_definition_id::integer as role_definition_id,
+        role_definition_id,
 
         ---------- strings
         upper(trim(role_definition_code::text)) as role_definition_code,

@@ -12,8 +12,8 @@ renamed as (
         ---------- ids
         trim(service_code::text) as service_code,
         service_edition_code::integer as service_edition_code,
-        service_edition_version_id::integer as service_edition_version_id,
-        service_owner_id::integer as service_owner_id,
+        service_edition_version_id,
+        service_owner_id,
 
         ---------- strings
         {{ clean_text('service_name') }} as service_name,

@@ -10,7 +10,7 @@ renamed as (
 
     select
         ---------- ids
-        service_owner_id::integer as service_owner_id,
+        service_owner_id,
 
         ---------- strings
         lower(trim(service_owner_code::text)) as service_owner_code,

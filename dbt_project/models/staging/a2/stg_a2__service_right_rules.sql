@@ -10,11 +10,11 @@ renamed as (
 
     select
         ---------- ids
-        rule_id::integer as service_right_rule_id,
+        rule_id as service_right_rule_id,
         trim(service_code::text) as service_code,
         service_edition_code::integer as service_edition_code,
-        service_owner_id::integer as service_owner_id,
-        role_definition_id::integer as role_definition_id,
+        service_owner_id,
+        role_definition_id,
 
         ---------- strings
         trim(operation::text) as operation,

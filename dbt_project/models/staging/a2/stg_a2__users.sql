@@ -10,9 +10,9 @@ renamed as (
 
     select
         ---------- ids
-        user_id::integer as user_id,
+        user_id,
         {{ safe_uuid('user_uuid') }} as user_uuid,
-        party_id::integer as party_id,
+        party_id,
 
         ---------- strings
         {{ clean_text('user_type') }} as user_type,
