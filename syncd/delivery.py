@@ -285,7 +285,13 @@ async def _deliver_services(run: _Run, services: Sequence[str]) -> list[str]:
         else:
             run.counts["services_failed"] += 1
 
-    await asyncio.gather(*(one(s) for s in services if s not in done))
+    limit = asyncio.Semaphore(run.settings.concurrency)
+
+    async def bounded(rid: str) -> None:
+        async with limit:
+            await one(rid)
+
+    await asyncio.gather(*(bounded(s) for s in services if s not in done))
     return ready
 
 
