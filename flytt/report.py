@@ -114,6 +114,20 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
     }
 
 
+def _short_counts(counts: dict[str, Any], most: int = 4) -> str:
+    """One line per run: scalars as `key value`; a step's nested counts (the demo) as
+    `step: key value, …` with its first non-zero entries and how many more there are."""
+    parts = []
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            shown = [f"{k} {v}" for k, v in value.items() if v not in (0, None, "")]
+            more = f", +{len(shown) - most} more" if len(shown) > most else ""
+            parts.append(f"{key}: {', '.join(shown[:most])}{more}")
+        else:
+            parts.append(f"{key} {value}")
+    return "; ".join(parts)
+
+
 def print_status(doc: dict[str, Any]) -> None:
     """Print a status document (see `flytt.status`) as two tables."""
     if doc["nothing_migrated"]:
@@ -193,7 +207,7 @@ def print_report(doc: dict[str, Any]) -> None:
         for col in ("run", "command", "status", "started (UTC)", "counts"):
             t.add_column(col)
         for r in doc["recent_runs"]:
-            counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items())
+            counts = _short_counts(r["counts"] or {})
             t.add_row(
                 str(r["run_id"]),
                 r["command"],

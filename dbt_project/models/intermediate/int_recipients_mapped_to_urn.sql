@@ -1,6 +1,7 @@
 {#
     Recipient URN per A2 party (a3-correspondence §1.5.1; a2-model §7): organisation →
-    urn:altinn:organization:identifier-no:<orgno>, person → urn:altinn:person:identifier-no:<ssn>,
+    urn:altinn:organization:identifier-no:<orgno>, person → urn:altinn:person:identifier-no:<ssn>
+    (both numbers must pass their mod-11 check digits, as Dialogporten requires),
     self-identified user → urn:altinn:party:uuid:<party uuid>. Lower case. A party that cannot
     give a valid URN carries `invalid_reason` (a quarantine reason code).
 #}
@@ -21,11 +22,11 @@ mapped as (
         case
             when
                 lower(party_type) in ('organization', 'organisation')
-                and org_number ~ '^[0-9]{9}$'
+                and {{ is_valid_org_number('org_number') }}
                 then 'urn:altinn:organization:identifier-no:' || org_number
             when
                 lower(party_type) = 'person'
-                and national_identity_number ~ '^[0-9]{11}$'
+                and {{ is_valid_national_identity_number('national_identity_number') }}
                 then 'urn:altinn:person:identifier-no:' || national_identity_number
             when
                 lower(party_type) in ('selfidentified', 'self_identified', 'self-identified')
@@ -42,14 +43,11 @@ mapped as (
         case
             when
                 lower(party_type) in ('organization', 'organisation')
-                and (org_number is null or org_number !~ '^[0-9]{9}$')
+                and not {{ is_valid_org_number('org_number') }}
                 then 'invalid_recipient_org_number'
             when
                 lower(party_type) = 'person'
-                and (
-                    national_identity_number is null
-                    or national_identity_number !~ '^[0-9]{11}$'
-                )
+                and not {{ is_valid_national_identity_number('national_identity_number') }}
                 then 'invalid_recipient_national_identity_number'
             when
                 lower(party_type) in ('selfidentified', 'self_identified', 'self-identified')

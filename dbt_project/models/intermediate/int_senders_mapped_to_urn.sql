@@ -38,13 +38,14 @@ final as (
         service_owners.service_owner_name,
         service_owners.org_number as service_owner_org_number,
         case
-            when service_owners.org_number ~ '^[0-9]{9}$'
+            when {{ is_valid_org_number('service_owners.org_number') }}
                 then 'urn:altinn:organization:identifier-no:' || service_owners.org_number
         end as sender_urn,
         owner_parties.party_uuid as sender_party_uuid,
         case
             when service_owners.org_number is null then 'missing_sender'
-            when service_owners.org_number !~ '^[0-9]{9}$' then 'invalid_sender_org_number'
+            when not {{ is_valid_org_number('service_owners.org_number') }}
+                then 'invalid_sender_org_number'
         end as invalid_reason
     from service_owners
     left join owner_parties
