@@ -10,6 +10,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+import sqlalchemy as sa
+
+from sandbox.a3.inspect import counts_by_altinn2_id, dialog_ids
 
 from .cli import FLYTT, run_flytt
 
@@ -73,4 +76,29 @@ def test_demo_killed_then_rerun_completes(data_dir: Path) -> None:
     status = run_flytt("status", "--json", env=_env(data_dir))
     assert status.returncode == 0, status.stderr
     doc = json.loads(status.stdout)
-    assert set(doc["steps"]) == {"1.1", "1.2", "2.1", "2.2", "3", "4", "5", "6"}
+    counts = doc["counts_by_state"]
+    # every sandbox correspondence ends in exactly one state; nothing is left half-done
+    assert sum(counts.values()) == int(SIZE)
+    assert counts["available"] > 0
+    assert counts["eligible"] == counts["migrated"] == counts["failed"] == 0
+    assert doc["steps"]["5"]["state"] == "done"
+
+    # the A3 replica holds exactly one correspondence per element made available, with its dialog
+    engine = sa.create_engine(_replica_url(data_dir))
+    try:
+        per_element = counts_by_altinn2_id(engine)
+        dialogs = dialog_ids(engine)
+    finally:
+        engine.dispose()
+    assert len(per_element) == counts["available"]
+    assert all(c.correspondences == 1 for c in per_element.values())
+    assert len(dialogs) == counts["available"]
+
+
+def _replica_url(data_dir: Path) -> str:
+    socket_dir = next(
+        line
+        for line in (data_dir / "pg" / "postmaster.pid").read_text().splitlines()
+        if line.startswith("/") and (Path(line) / ".s.PGSQL.5432").exists()
+    )
+    return f"postgresql+psycopg2://postgres@/flytt_sandbox?host={socket_dir}"
