@@ -17,7 +17,7 @@ def _app() -> tuple[FastAPI, list[int]]:
     seen: list[int] = []
     app = FastAPI()
 
-    @app.post("/work/{n}")
+    @app.post("/job/{n}")
     def work(n: int) -> dict[str, int]:
         seen.append(n)
         return {"n": n}
@@ -40,7 +40,7 @@ def test_statuses_follow_the_seeded_plan_and_are_reproducible(served) -> None:
     for attempt in range(2):
         faults.configure(plan)
         with httpx.Client(base_url=url) as client:
-            codes = [client.post(f"/work/{i}").status_code for i in range(200)]
+            codes = [client.post(f"/job/{i}").status_code for i in range(200)]
         outcomes.append(codes)
         if attempt == 0:
             served_ok = list(seen)
@@ -55,21 +55,21 @@ def test_statuses_follow_the_seeded_plan_and_are_reproducible(served) -> None:
 def test_429_and_503_carry_retry_after(served) -> None:
     url, faults, _ = served
     faults.configure(FaultPlan(rate_429=1.0, retry_after_s=3))
-    response = httpx.post(f"{url}/work/1")
+    response = httpx.post(f"{url}/job/1")
     assert (response.status_code, response.headers["retry-after"]) == (429, "3")
     faults.configure(FaultPlan(rate_503=1.0, retry_after_s=2))
-    assert httpx.post(f"{url}/work/1").headers["retry-after"] == "2"
+    assert httpx.post(f"{url}/job/1").headers["retry-after"] == "2"
 
 
 def test_dropped_connections_before_and_after_processing(served) -> None:
     url, faults, seen = served
     faults.configure(FaultPlan(rate_drop=1.0))
     with pytest.raises(httpx.RemoteProtocolError):
-        httpx.post(f"{url}/work/1")
+        httpx.post(f"{url}/job/1")
     assert seen == []
     faults.configure(FaultPlan(rate_drop_after=1.0))
     with pytest.raises(httpx.RemoteProtocolError):
-        httpx.post(f"{url}/work/2")
+        httpx.post(f"{url}/job/2")
     assert seen == [2]  # the work happened, the answer was lost
 
 
@@ -77,9 +77,9 @@ def test_slow_answers_time_out_but_still_take_effect(served) -> None:
     url, faults, seen = served
     faults.configure(FaultPlan(rate_slow=1.0, slow_s=0.5))
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{url}/work/3", timeout=0.1)
+        httpx.post(f"{url}/job/3", timeout=0.1)
     faults.off()
-    assert httpx.post(f"{url}/work/4").status_code == 200
+    assert httpx.post(f"{url}/job/4").status_code == 200
     for _ in range(100):  # wait (bounded) for the slow request to finish on the server
         if 3 in seen:
             break
@@ -92,9 +92,9 @@ def test_the_plan_is_adjustable_over_http(served) -> None:
     response = httpx.put(f"{url}{ADMIN_PATH}", json={"rate_503": 1.0, "seed": 5})
     assert response.status_code == 200
     assert response.json()["plan"]["rate_503"] == 1.0
-    assert httpx.post(f"{url}/work/1").status_code == 503
+    assert httpx.post(f"{url}/job/1").status_code == 503
     stats = httpx.get(f"{url}{ADMIN_PATH}").json()["stats"]
     assert stats["503"] == 1
     assert httpx.put(f"{url}{ADMIN_PATH}", json={"rate_500": 2}).status_code == 400
     assert httpx.put(f"{url}{ADMIN_PATH}", json={}).status_code == 200
-    assert httpx.post(f"{url}/work/1").status_code == 200
+    assert httpx.post(f"{url}/job/1").status_code == 200
