@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from flytt.dbt import run_dbt
+from flytt.errors import UserError
 from flytt.warehouse import Warehouse
 
 
@@ -13,6 +14,9 @@ def run_build(
     warehouse: Warehouse, select: str | None = None, full_refresh: bool = False
 ) -> dict[str, Any]:
     """Run `dbt build` (models, unit tests, data tests) and return counts.
+
+    Raises:
+        UserError: `select` matches nothing, or dbt could not run at all.
 
     Returns:
         `{"models": n, "tests_passed": n, "test_failures": n, "warnings": n, "errors": n,
@@ -25,6 +29,11 @@ def run_build(
         args.append("--full-refresh")
     started = time.monotonic()
     result = run_dbt(warehouse, args)  # dbt prints its own per-node progress
+    if select and not result.nodes:
+        raise UserError(
+            f"--select '{select}' matches no model or test; list them with "
+            '`dbt ls` in dbt_project/ (after `eval "$(flytt env)"`).'
+        )
     return {
         "models": sum(
             1

@@ -38,10 +38,13 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def _open() -> tuple[Settings, Warehouse]:
     from flytt.control import upgrade
+    from flytt.control.runs import close_dead_runs
 
     settings = load_settings()
     warehouse = resolve_warehouse(settings)
     upgrade(warehouse)
+    with warehouse.engine.begin() as conn:
+        close_dead_runs(conn)
     return settings, warehouse
 
 
@@ -252,16 +255,20 @@ def docs(
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the site after generating it.")
     ] = True,
-    port: Annotated[int, typer.Option(help="Port for the docs server (localhost).")] = 8080,
+    port: Annotated[
+        int, typer.Option(help="Port for the docs server (localhost).", min=1, max=65535)
+    ] = 8080,
 ) -> None:
     """Generate dbt docs (the A2 → A3 mapping review) and serve them on localhost."""
-    from flytt.docs import generate_docs, serve_docs
+    from flytt.dbt import PROJECT_DIR
+    from flytt.docs import bind_docs_server, generate_docs, serve_docs
 
+    server = bind_docs_server(PROJECT_DIR / "target", port) if serve else None
     _, warehouse = _open()
     site = generate_docs(warehouse)
     out.print(f"dbt docs generated in {site}")
-    if serve:
-        serve_docs(site, port)
+    if server:
+        serve_docs(server)
 
 
 @app.command()

@@ -9,6 +9,7 @@ after `eval "$(flytt env)"`. dbt invocations are not safe to run concurrently in
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ def dbt_env(warehouse: Warehouse) -> dict[str, str]:
     return {
         **warehouse.libpq_env(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false",
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
     }

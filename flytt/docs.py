@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import http.server
 from pathlib import Path
@@ -38,17 +39,28 @@ def generate_docs(warehouse: Warehouse, target_dir: Path | None = None) -> Path:
     return site
 
 
-def serve_docs(site: Path, port: int) -> None:
-    """Serve `site` on http://127.0.0.1:`port` until Ctrl-C.
+def bind_docs_server(site: Path, port: int) -> http.server.ThreadingHTTPServer:
+    """Bind an HTTP server for `site` on 127.0.0.1:`port` (before the slow generation step).
 
     Raises:
-        UserError: the port is taken (names `--port`).
+        UserError: the port is taken or needs privileges (names `--port`).
     """
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     try:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    except OSError:
-        raise UserError(f"Port {port} is in use; choose another with --port.") from None
+        return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            reason = "needs privileges"
+        elif exc.errno == errno.EADDRINUSE:
+            reason = "is in use"
+        else:
+            reason = f"cannot be used ({exc.strerror})"
+        raise UserError(f"Port {port} {reason}; choose another with --port.") from None
+
+
+def serve_docs(server: http.server.ThreadingHTTPServer) -> None:
+    """Serve a bound docs server until Ctrl-C."""
+    port = server.server_address[1]
     out.print(f"Serving dbt docs on http://127.0.0.1:{port} (Ctrl-C stops)")
     with server:
         try:

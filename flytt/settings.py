@@ -14,6 +14,7 @@ a TOML file that holds a secret field, or a URL with a password in it, is refuse
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 from sqlalchemy.engine import make_url
@@ -191,12 +193,30 @@ def load_settings(**overrides: Any) -> Settings:
     Raises:
         UserError: a value is invalid; the message names the `FLYTT_*` variable to fix.
     """
+    secrets_dir = os.environ.get("FLYTT_SECRETS_DIR")
+    if secrets_dir and not Path(secrets_dir).is_dir():
+        raise UserError(
+            f"FLYTT_SECRETS_DIR names {secrets_dir}, which is not a folder; create it or unset it."
+        )
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"
+        reason = err["msg"].removeprefix("Value error, ")
         raise UserError(
-            f"Setting FLYTT_{field.upper()} {err['msg'].removeprefix('Value error, ')}; "
+            f"Setting FLYTT_{field.upper()} is invalid ({reason[:1].lower()}{reason[1:]}); "
             f"fix it in the environment or in {config_path()}."
+        ) from None
+    except SettingsError as exc:
+        # pydantic-settings could not even parse a value, e.g. a list that is not JSON
+        field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        raise UserError(
+            f"Setting FLYTT_{field.upper()} could not be read; lists are written as JSON, "
+            "e.g. FLYTT_READY_SERVICES='[\"skd-migratedcorrespondence-4255-1\"]'."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(
+            f"{config_path()} is not valid TOML ({exc}); fix the file or point FLYTT_CONFIG "
+            "elsewhere."
         ) from None

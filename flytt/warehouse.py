@@ -26,7 +26,9 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from flytt.console import err
 from flytt.errors import UserError
 from flytt.redact import redact
 from flytt.settings import Settings
@@ -182,20 +184,54 @@ def start_embedded(pgdata: Path, database: str = EMBEDDED_DATABASE) -> Warehouse
         import pgserver  # imported late: it is only needed for the embedded default
 
     pgdata = pgdata.expanduser().resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-    except Exception as exc:  # pgserver raises CalledProcessError, AssertionError, OSError
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
         raise UserError(
-            f"The embedded warehouse in {pgdata} did not start ({type(exc).__name__}); "
-            f"see {pgdata / 'log'}, or set FLYTT_WAREHOUSE_DSN to use another PostgreSQL."
+            f"Cannot use {pgdata.parent} as the data folder ({exc.strerror}); "
+            "set FLYTT_DATA_DIR to a folder you can write."
         ) from None
-    url = make_url(server.get_uri())
-    socket_dir = str(url.query["host"])
-    admin = Warehouse(socket_dir, 5432, url.username or "postgres", "", "postgres", True)
-    ensure_database(admin, database)
-    return Warehouse(socket_dir, 5432, admin.user, "", database, embedded=True)
+    if not (pgdata / "PG_VERSION").exists():
+        err.print(
+            f"Creating a new embedded warehouse in {pgdata} (FLYTT_DATA_DIR selects another)."
+        )
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+    def attempt() -> Warehouse:
+        try:
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
+        except Exception as exc:  # pgserver raises CalledProcessError, AssertionError, OSError
+            raise UserError(
+                f"The embedded warehouse in {pgdata} did not start ({type(exc).__name__}); "
+                f"see {pgdata / 'log'}, or set FLYTT_WAREHOUSE_DSN to use another PostgreSQL."
+            ) from None
+        url = make_url(server.get_uri())
+        socket_dir = str(url.query["host"])
+        admin = Warehouse(socket_dir, 5432, url.username or "postgres", "", "postgres", True)
+        try:
+            ensure_database(admin, database)
+        except OperationalError:
+            # A server killed a moment ago can still look alive in its pid file; forget this
+            # process's handle so the next attempt reads the pid file again and restarts it.
+            pgserver.PostgresServer._instances.pop(pgdata, None)
+            raise
+        return Warehouse(socket_dir, 5432, admin.user, "", database, embedded=True)
+
+    try:
+        for tried in Retrying(
+            stop=stop_after_attempt(5),
+            wait=wait_exponential(multiplier=0.5, max=4),
+            retry=retry_if_exception_type(OperationalError),
+            reraise=True,
+        ):
+            with tried:
+                return attempt()
+    except OperationalError:
+        pass
+    raise UserError(
+        f"The embedded warehouse in {pgdata} does not accept connections; see "
+        f"{pgdata / 'log'}, or move the folder aside to start afresh (FLYTT_DATA_DIR)."
+    )
 
 
 def ensure_database(admin: Warehouse, database: str) -> None:

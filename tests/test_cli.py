@@ -45,3 +45,38 @@ def test_bad_option_is_one_clear_line(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "--limit" in res.stderr
+
+
+def test_run_of_a_killed_process_is_marked_interrupted(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    import socket
+
+    import sqlalchemy as sa
+
+    from flytt.control import upgrade
+
+    upgrade(warehouse)
+    dead_pid = 2**22 + 12345  # above the default pid_max: no such process
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text("insert into flytt.run (command, actor, pid) values ('load', :actor, :pid)"),
+            {"actor": f"someone@{socket.gethostname()}", "pid": dead_pid},
+        )
+        conn.execute(
+            sa.text(
+                "insert into flytt.run (command, actor, pid) values ('load', 'x@elsewhere', :pid)"
+            ),
+            {"pid": dead_pid},
+        )
+    res = run_flytt("report", "--json", env=cli_env(warehouse, tmp_path))
+    assert res.returncode == 0, res.stderr
+    listed = {r["run_id"]: r["status"] for r in json.loads(res.stdout)["recent_runs"]}
+    with warehouse.engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                sa.text("select actor, status from flytt.run where pid = :pid"), {"pid": dead_pid}
+            ).all()
+        )
+    assert rows == {f"someone@{socket.gethostname()}": "interrupted", "x@elsewhere": "running"}
+    assert sorted(listed.values()) == ["interrupted", "running"]

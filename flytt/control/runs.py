@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 import sqlalchemy as sa
 
 from flytt.redact import redact
@@ -34,6 +35,27 @@ def _actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def close_dead_runs(conn: sa.Connection) -> int:
+    """Mark `running` rows of this host whose process is gone (kill -9, power loss) as
+    `interrupted`; returns how many. Runs of other hosts are left alone: their pids mean
+    nothing here."""
+    host = socket.gethostname()
+    rows = conn.execute(
+        sa.text("select run_id, pid, actor from flytt.run where status = 'running'")
+    ).all()
+    dead = [r.run_id for r in rows if r.actor.endswith(f"@{host}") and not psutil.pid_exists(r.pid)]
+    if dead:
+        conn.execute(
+            sa.text(
+                "update flytt.run set status = 'interrupted', finished_at = now(), "
+                "error = 'the process ended without closing its run' "
+                "where run_id = any(:ids)"
+            ),
+            {"ids": dead},
+        )
+    return len(dead)
+
+
 @contextmanager
 def recorded_run(
     warehouse: Warehouse, command: str, arguments: dict[str, Any] | None = None
@@ -41,10 +63,11 @@ def recorded_run(
     """Record a run of `command` in `flytt.run` around the block.
 
     The row is inserted with status `running`; it ends as `succeeded`, `failed` (with the
-    redacted error text) or `interrupted` (Ctrl-C). A run killed with SIGKILL stays `running`
-    with its pid; `flytt status` shows such rows as stale when the pid is gone.
+    redacted error text) or `interrupted` (Ctrl-C). A run killed with SIGKILL is marked
+    `interrupted` by the next run on the same host (`close_dead_runs`).
     """
     with warehouse.engine.begin() as conn:
+        close_dead_runs(conn)
         run_id: int = conn.execute(
             sa.text(
                 "insert into flytt.run (command, arguments, actor, pid) "
