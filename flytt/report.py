@@ -5,7 +5,9 @@ The report document (JSON with `--json`):
     {"counts_by_state": {...},
      "failed_by_error": [{"error_code": str, "elements": n}],
      "failed": [{"a2_correspondence_id": n, "error_code": str, "attempts": n}],   # first 100
+     "excluded_by_reason": [{"reason": str, "elements": n}],
      "quarantine_by_reason": [{"source": "mapping"|"delivery", "reason_code": str, "rows": n}],
+                                  # one row per reason: an element can have several
      "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}],
      "dialog_mismatches_by_field": [{"field": str, "dialogs": n}],   # issue #5, exposure
      "failed_services": [{"resource_id": str, "error_code": str, "attempts": n}]}   # issue #6
@@ -103,8 +105,18 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
                 )
             )
         ]
+        excluded = [
+            {"reason": reason or "unknown", "elements": n}
+            for reason, n in conn.execute(
+                sa.text(
+                    "select state_reason, count(*) from flytt.element_state "
+                    "where state = 'excluded' group by 1 order by 2 desc, 1"
+                )
+            )
+        ]
     return {
         "counts_by_state": status["counts_by_state"],
+        "excluded_by_reason": excluded,
         "failed_by_error": failed_by_error,
         "failed": failed,
         "quarantine_by_reason": quarantine,
@@ -182,8 +194,18 @@ def print_report(doc: dict[str, Any]) -> None:
         for row in doc["failed_services"]:
             t.add_row(row["resource_id"], row["error_code"], str(row["attempts"]))
         out.print(t)
+    if doc.get("excluded_by_reason"):
+        t = Table(title="Excluded elements by reason", title_justify="left")
+        t.add_column("reason")
+        t.add_column("elements", justify="right")
+        for row in doc["excluded_by_reason"]:
+            t.add_row(row["reason"], str(row["elements"]))
+        out.print(t)
     if doc["quarantine_by_reason"]:
-        t = Table(title="Quarantine by reason", title_justify="left")
+        t = Table(
+            title="Quarantine by reason (an element can have more than one)",
+            title_justify="left",
+        )
         t.add_column("found at")
         t.add_column("reason code")
         t.add_column("rows", justify="right")

@@ -193,7 +193,8 @@ def start_embedded(pgdata: Path, database: str = EMBEDDED_DATABASE) -> Warehouse
         ) from None
     if not (pgdata / "PG_VERSION").exists():
         err.print(
-            f"Creating a new embedded warehouse in {pgdata} (FLYTT_DATA_DIR selects another)."
+            f"Creating a new embedded warehouse in {pgdata} (FLYTT_DATA_DIR selects another).",
+            soft_wrap=True,
         )
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 

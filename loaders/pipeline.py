@@ -70,6 +70,9 @@ def make_pipeline(settings: Settings, warehouse: Warehouse) -> dlt.Pipeline:
     # Arrow items skip dlt's row normaliser, which would add these; dbt staging reads them.
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"] = "true"
+    # Loaded job files hold A2 rows (national identity numbers, e-mail addresses): once a
+    # package is in a2_raw they are deleted, so no personal data stays on local disk.
+    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=pipelines_dir(settings, warehouse),

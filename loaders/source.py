@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -85,12 +86,18 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def a2_engine(
-    settings: Settings, url: str | None = None, *, check: bool = True, pool_size: int = 24
+    settings: Settings,
+    url: str | None = None,
+    *,
+    check: bool = True,
+    pool_size: int = 24,
+    create: bool = False,
 ) -> Engine:
     """An engine on the A2 source (`resolve_a2_url`), checked with one `select 1`.
 
     `pool_size`: connections kept open; the loader reads all 22 tables at once, one connection
-    each (SQLAlchemy's default of 5 would time out).
+    each (SQLAlchemy's default of 5 would time out). `create`: a SQLite file may be created
+    (the sandbox generator); otherwise a missing file is an error, not a new empty source.
 
     Raises:
         UserError: the source is unreachable, refuses the login, or its driver is missing; the
@@ -98,6 +105,16 @@ def a2_engine(
     """
     target = resolve_a2_url(settings, url)
     where = describe_url(target)
+    if (
+        not create
+        and target.get_backend_name() == "sqlite"
+        and target.database not in (None, "", ":memory:")
+        and not Path(str(target.database)).exists()
+    ):
+        raise UserError(
+            f"The A2 source file {target.database} does not exist; run `flytt sandbox a2` to "
+            "make the sandbox one, or fix FLYTT_A2_SOURCE_URL."
+        )
     try:
         engine = sa.create_engine(
             target, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size

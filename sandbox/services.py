@@ -254,6 +254,14 @@ def serve_until_interrupted(settings: Settings) -> None:
             out.print(f"{'client id':18} {replicas.settings.maskinporten_client_id}")
             out.print(f"{'client key file':18} {replicas.settings.maskinporten_key_file}")
             out.print("Faults: PUT <url>/sandbox/fault-plan with a JSON plan. Ctrl-C stops.")
+            out.print(
+                "To run the steps by hand against these replicas, in another terminal:\n"
+                f"  export FLYTT_MASKINPORTEN_KEY_FILE={replicas.settings.maskinporten_key_file}\n"
+                "  flytt migrate\n"
+                "  FLYTT_READY_SERVICES='[\"*\"]' flytt expose",
+                soft_wrap=True,
+                markup=False,
+            )
             stop = threading.Event()
             try:
                 while not stop.wait(1.0):

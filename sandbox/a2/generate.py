@@ -12,8 +12,13 @@ import hashlib
 import random
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
 from flytt.console import err, progress
+from flytt.errors import UserError
 from flytt.settings import Settings
+from loaders.contract import metadata
 from loaders.source import a2_engine, describe_url, resolve_a2_url
 from sandbox.a2.config import DEFAULT_CONFIG, SandboxConfig
 from sandbox.a2.correspondences import (
@@ -57,14 +62,15 @@ def generate_a2(
         Rows per contract table now in the database.
 
     Raises:
-        UserError: the target cannot be reached (names FLYTT_A2_SOURCE_URL).
+        UserError: the target cannot be reached (names FLYTT_A2_SOURCE_URL), or it holds A2
+            contract tables that the sandbox did not write (they are never replaced).
     """
     target = resolve_a2_url(settings, url)
     if target.get_backend_name() == "sqlite" and target.database:
         from pathlib import Path
 
         Path(target.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = a2_engine(settings, url)
+    engine = a2_engine(settings, url, create=True)
     fingerprint = _fingerprint(size, seed, config)
     try:
         meta = read_meta(engine)
@@ -74,11 +80,25 @@ def generate_a2(
                 f"(size {size}, seed {seed}); keeping it."
             )
             return table_counts(engine)
+        if not meta:
+            _refuse_foreign_tables(engine, describe_url(target))
         recreate(engine)
         counts = _generate(engine, size, seed, config, fingerprint)
     finally:
         engine.dispose()
     return counts
+
+
+def _refuse_foreign_tables(engine: Engine, where: str) -> None:
+    """Raise when the target holds contract tables the sandbox did not write (no
+    `sandbox_meta`): regenerating would drop someone's data."""
+    existing = set(sa.inspect(engine).get_table_names()) & set(metadata.tables)
+    if existing:
+        raise UserError(
+            f"{where} already holds A2 tables that the sandbox did not create "
+            f"({', '.join(sorted(existing)[:3])}, …); refusing to replace them. Point --url at "
+            "an empty database or a new file."
+        )
 
 
 def _generate(
