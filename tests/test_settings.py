@@ -62,3 +62,20 @@ def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("FLYTT_CONCURRENCY", "many")
     with pytest.raises(UserError, match="FLYTT_CONCURRENCY"):
         load_settings()
+
+
+def test_list_that_is_not_json_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLYTT_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("FLYTT_READY_SERVICES", "notjson")
+    with pytest.raises(UserError, match=r"FLYTT_READY_SERVICES.*JSON"):
+        load_settings()
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "flytt.toml"
+    cfg.write_text("this is = = not toml\n")
+    monkeypatch.setenv("FLYTT_CONFIG", str(cfg))
+    with pytest.raises(UserError, match="not valid TOML"):
+        load_settings()
