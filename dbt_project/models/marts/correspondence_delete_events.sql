@@ -39,43 +39,7 @@ quarantine_reasons as (
 
 ),
 
-new_events as (
-
-    select events.*
-    from events
-    where
-        events.a3_target = 'delete_event'
-        and {{ incremental_load_filter('events._dlt_load_id') }}
-    {% if is_incremental() %}
-        union all
-        select events.*
-        from events
-        inner join correspondences
-            on events.a2_correspondence_id = correspondences.a2_correspondence_id
-        where
-            events.a3_target = 'delete_event'
-            and {{ incremental_load_filter('correspondences._dlt_load_id') }}
-    {% endif %}
-
-),
-
-kept_events as (
-
-    select new_events.*
-    from new_events
-    where
-        exists (
-            select 1
-            from correspondences
-            where correspondences.a2_correspondence_id = new_events.a2_correspondence_id
-        )
-        and not exists (
-            select 1
-            from quarantine_reasons
-            where quarantine_reasons.a2_correspondence_id = new_events.a2_correspondence_id
-        )
-
-),
+{{ changed_history_events('delete_event') }},
 
 first_per_key as (
 
