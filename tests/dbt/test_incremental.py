@@ -127,6 +127,13 @@ def _fix_an_empty_title(settings: Settings, warehouse: Warehouse) -> int | None:
         ).scalar()
     if target is None:
         return None
+    _set_title(settings, int(target), "Vedtak om skatt")
+    return int(target)
+
+
+def _set_title(settings: Settings, a2_correspondence_id: int, title: str) -> None:
+    """Change one A2 correspondence's title in the source and give it a row_version above every
+    mutable table's, so the next load picks it up as a change."""
     table = contract_table("a2_correspondence")
     engine = a2_engine(settings)
     try:
@@ -139,12 +146,11 @@ def _fix_an_empty_title(settings: Settings, warehouse: Warehouse) -> int | None:
             )
             conn.execute(
                 table.update()
-                .where(table.c.se_reportee_element_id == target)
-                .values(message_title="Vedtak om skatt", row_version=top + 1)
+                .where(table.c.se_reportee_element_id == a2_correspondence_id)
+                .values(message_title=title, row_version=top + 1)
             )
     finally:
         engine.dispose()
-    return int(target)
 
 
 def _blank_a_mapped_title(settings: Settings, warehouse: Warehouse) -> int:
@@ -154,23 +160,7 @@ def _blank_a_mapped_title(settings: Settings, warehouse: Warehouse) -> int:
         target = conn.execute(
             sa.text("select max(altinn2_correspondence_id) from a3.correspondence_status_events")
         ).scalar_one()
-    table = contract_table("a2_correspondence")
-    engine = a2_engine(settings)
-    try:
-        with engine.begin() as conn:
-            top = max(
-                conn.execute(sa.select(sa.func.max(contract_table(name).c.row_version))).scalar()
-                or 0
-                for name, contract in LOAD_CONTRACTS.items()
-                if contract.mutable
-            )
-            conn.execute(
-                table.update()
-                .where(table.c.se_reportee_element_id == target)
-                .values(message_title="", row_version=top + 1)
-            )
-    finally:
-        engine.dispose()
+    _set_title(settings, int(target), "")
     return int(target)
 
 
