@@ -5,9 +5,14 @@
       invalid_self_identified_recipient, unknown_recipient_party_type  (recipients[0], 500/400)
       unsupported_language      (content.language not nb/nn/en → 400/1023)
       empty_title               (messageTitle empty or whitespace → 400/1020)
+      title_too_long            (messageTitle over 255 characters; final API model, PR #2012)
+      body_too_long             (messageBody over 30 000 characters; final API model, PR #2012)
       missing_sender, invalid_sender_org_number   (sender is NOT NULL → 500)
       unknown_service_edition, unknown_service_owner, invalid_resource_id   (resourceId)
       missing_created_time      (created / requestedPublishTime required in practice → 500)
+      out_of_range_timestamp    (a required time - created, or a status/delete event's time - is
+                                 a SQL Server sentinel: before 1754 or 9999-12-31; macro
+                                 `a2_is_sentinel_time`. Optional times just become null)
       unresolvable_acting_party (a Read or Confirmed actor not in Register → dialog creation fails)
       empty_attachment          (Content-Length 0 → 400/2004)
     `detail` names the offending value without personal data (ids, codes, lengths only).
@@ -111,6 +116,34 @@ title_reasons as (
 
 ),
 
+-- a3-correspondence §1.5 (final API model since PR #2012): messageTitle 1-255, messageBody
+-- 1-30 000. Truncating a title or a body would change what the recipient reads, so the
+-- correspondence is quarantined; an empty body is filled (correspondence_contents) and a long
+-- summary truncated there instead.
+length_reasons as (
+
+    select
+        a2_correspondence_id,
+        'correspondence' as entity,
+        a2_correspondence_id::text as entity_id,
+        'title_too_long' as reason_code,
+        'message_title has ' || length(message_title)::text || ' characters (max 255)' as detail
+    from correspondences
+    where length(message_title) > 255
+
+    union all
+
+    select
+        a2_correspondence_id,
+        'correspondence' as entity,
+        a2_correspondence_id::text as entity_id,
+        'body_too_long' as reason_code,
+        'message_body has ' || length(message_body)::text || ' characters (max 30000)' as detail
+    from correspondences
+    where length(message_body) > 30000
+
+),
+
 sender_reasons as (
 
     select
@@ -151,8 +184,15 @@ created_reasons as (
         a2_correspondence_id,
         'correspondence' as entity,
         a2_correspondence_id::text as entity_id,
-        'missing_created_time' as reason_code,
-        'created_datetime is null' as detail
+        case
+            when is_created_time_out_of_range then 'out_of_range_timestamp'
+            else 'missing_created_time'
+        end as reason_code,
+        case
+            when is_created_time_out_of_range
+                then 'created_datetime is a SQL Server sentinel (before 1754 or 9999-12-31)'
+            else 'created_datetime is null'
+        end as detail
     from correspondences
     where created_at is null
 
@@ -169,6 +209,20 @@ actor_reasons as (
         || coalesce(actor_party_id::text, 'null') || ' has no party UUID' as detail
     from status_events
     where status in (4, 6) and not is_actor_resolved
+
+),
+
+event_time_reasons as (
+
+    select
+        a2_correspondence_id,
+        'correspondence_status_event' as entity,
+        a2_status_event_id::text as entity_id,
+        'out_of_range_timestamp' as reason_code,
+        status_name || ' event ' || a2_status_event_id::text
+        || ': status_datetime is a SQL Server sentinel (before 1754 or 9999-12-31)' as detail
+    from status_events
+    where is_status_time_out_of_range
 
 ),
 
@@ -194,6 +248,8 @@ unioned as (
     union all
     select * from title_reasons
     union all
+    select * from length_reasons
+    union all
     select * from sender_reasons
     union all
     select * from service_reasons
@@ -201,6 +257,8 @@ unioned as (
     select * from created_reasons
     union all
     select * from actor_reasons
+    union all
+    select * from event_time_reasons
     union all
     select * from attachment_reasons
 

@@ -78,6 +78,7 @@ mapped as (
             else actor_user.user_uuid
         end as event_user_uuid,
         actor_party.party_uuid is not null as is_actor_resolved,
+        status_events.is_status_time_out_of_range,
         status_events._dlt_load_id
     from status_events
     inner join status_code_map

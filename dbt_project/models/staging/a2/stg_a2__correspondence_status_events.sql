@@ -52,6 +52,8 @@ renamed as (
 
         ---------- timestamps (UTC)
         {{ a2_local_to_utc('status_datetime') }} as status_at,
+        -- the event time is required: a sentinel quarantines (out_of_range_timestamp)
+        {{ a2_is_sentinel_time('status_datetime') }} as is_status_time_out_of_range,
 
         ---------- load bookkeeping
         _dlt_load_id

@@ -57,6 +57,8 @@ renamed as (
         {{ a2_local_to_utc('archived_datetime') }} as archived_at,
         {{ a2_local_to_utc('presentation_datetime') }} as presentation_at,
         {{ a2_local_to_utc('trash_datetime') }} as trashed_at,
+        -- created is required: a sentinel there quarantines (out_of_range_timestamp)
+        {{ a2_is_sentinel_time('created_datetime') }} as is_created_time_out_of_range,
 
         ---------- load bookkeeping
         row_version::bigint as row_version,
