@@ -8,8 +8,9 @@
   {id}` and `GET /api/v1/serviceowner/dialogs/{id}` (dialogporten.md §1.1), token with
   `digdir:dialogporten.serviceprovider`.
 
-Back-pressure: 429/5xx/timeouts are retried by `syncd.retry.call_with_retry` (tenacity),
-waiting the server's `Retry-After` (seconds or HTTP date) or exponential backoff with jitter.
+Both use the one Altinn client base `flytt.altinn.client.AltinnClient`: Maskinporten token,
+401 → one refresh, bounded pool; 429/5xx/timeouts are retried (tenacity), waiting the server's
+`Retry-After` (seconds or HTTP date) or exponential backoff with jitter.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from syncd.maskinporten import MIGRATE_SCOPE, MaskinportenClient
-from syncd.retry import A3CallError, call_with_retry, error_from_response, error_from_transport
+from flytt.altinn.client import AltinnClient
+from flytt.altinn.maskinporten import MIGRATE_SCOPE, MaskinportenClient
 
 MAKE_AVAILABLE_PATH = "/correspondence/api/v1/migration/makemigratedcorrespondenceavailable"
 LOOKUP_PATH = "/api/v1/serviceowner/dialoglookup"
@@ -44,7 +45,9 @@ class AvailabilityStatus:
         return self.ok and bool(self.dialog_id)
 
 
-class _Client:
+class _Client(AltinnClient):
+    """The client base with step 5's defaults: a 60 s read/write timeout, 5 s to connect."""
+
     def __init__(
         self,
         base_url: str,
@@ -55,45 +58,21 @@ class _Client:
         tries: int,
         initial_wait: float,
         timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.tokens, self.scopes, self.tries, self.initial_wait = (
+        super().__init__(
+            base_url,
             tokens,
             scopes,
-            tries,
-            initial_wait,
-        )
-        self.http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
+            concurrency=concurrency,
+            tries=tries,
             timeout=httpx.Timeout(timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=transport,
+            initial_wait=initial_wait,
         )
-        self.requests = 0
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.http.aclose()
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        token = await self.tokens.atoken(self.scopes)
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        self.requests += 1
-        try:
-            response = await self.http.request(method, path, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc) from None
-        if response.status_code == 401:
-            self.tokens.invalidate(self.scopes)
-            raise A3CallError("http_401", status=401, transient=True, detail="token refused")
-        return response
 
     async def _call(self, method: str, path: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
-        async def once() -> httpx.Response:
-            response = await self._send(method, path, **kwargs)
-            if response.status_code not in ok:
-                raise error_from_response(response)
-            return response
-
-        return await call_with_retry(once, tries=self.tries, initial_wait=self.initial_wait)
+        return await self.request(method, path, ok=ok, **kwargs)
 
 
 class MakeAvailableClient(_Client):

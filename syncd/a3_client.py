@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from syncd.maskinporten import MIGRATE_SCOPE, MaskinportenClient
-from syncd.retry import A3CallError, call_with_retry, error_from_response, error_from_transport
+from flytt.altinn.client import AltinnClient, default_timeout
+from flytt.altinn.maskinporten import MIGRATE_SCOPE, MaskinportenClient
 
 MIGRATION_PATH = "/correspondence/api/v1/migration"
 
@@ -43,13 +43,16 @@ class MigrationResult:
 
 
 def http_timeout(read_seconds: float = 30.0) -> httpx.Timeout:
-    """Timeouts for A3 calls: 5 s to connect, `read_seconds` to read/write, 5 s for a pool slot
-    wait is not limited (the semaphore bounds concurrency)."""
-    return httpx.Timeout(connect=5.0, read=read_seconds, write=read_seconds, pool=None)
+    """Timeouts for A3 calls in seconds: 5 to connect, `read_seconds` to read/write, no limit on
+    the wait for a pool slot (the pool size bounds concurrency); `default_timeout` of the
+    client base."""
+    return default_timeout(read_seconds)
 
 
-class A3MigrationClient:
-    """Calls the migration API with bounded connections and retries.
+class A3MigrationClient(AltinnClient):
+    """Calls the migration API with bounded connections and retries (the client base
+    `flytt.altinn.client.AltinnClient`: token with scope `altinn:correspondence.migrate`,
+    401 → one refresh, Retry-After honoured).
 
     Args:
         base_url: A3 base URL (`settings.a3_base_url`), e.g. `https://platform.altinn.no`.
@@ -58,6 +61,10 @@ class A3MigrationClient:
         tries: attempts per call for transient errors (429/5xx/timeouts), with backoff.
         timeout: httpx timeout; default `http_timeout()`.
         transport: an httpx async transport (tests: `httpx.ASGITransport`); default network.
+        initial_wait: first backoff ceiling in seconds when A3 sends no Retry-After.
+
+    Attributes:
+        requests: HTTP requests sent (retries included), for the benchmark and tests.
     """
 
     def __init__(
@@ -71,40 +78,16 @@ class A3MigrationClient:
         transport: httpx.AsyncBaseTransport | None = None,
         initial_wait: float = 0.2,
     ) -> None:
-        self.tokens = tokens
-        self.tries = tries
-        self.initial_wait = initial_wait
-        self.http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + MIGRATION_PATH,
+        super().__init__(
+            base_url.rstrip("/") + MIGRATION_PATH,
+            tokens,
+            (MIGRATE_SCOPE,),
+            concurrency=concurrency,
+            tries=tries,
             timeout=timeout or http_timeout(),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
+            initial_wait=initial_wait,
         )
-        self.requests = 0
-        """HTTP requests sent (retries included), for the benchmark and tests."""
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.http.aclose()
-
-    async def _headers(self) -> dict[str, str]:
-        token = await self.tokens.atoken([MIGRATE_SCOPE])
-        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-
-    async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {**(await self._headers()), **kwargs.pop("headers", {})}
-        self.requests += 1
-        try:
-            response = await self.http.post(path, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc) from None
-        if response.status_code == 401:
-            # An expired or revoked token: fetch a new one and let the retry policy try again.
-            self.tokens.invalidate([MIGRATE_SCOPE])
-            raise A3CallError("http_401", status=401, transient=True, detail="token refused")
-        if response.status_code >= 300:
-            raise error_from_response(response)
-        return response
 
     async def upload_attachment(
         self, params: dict[str, str], size: int, body: Callable[[], AsyncIterator[bytes]]
@@ -123,20 +106,14 @@ class A3MigrationClient:
         Raises:
             A3CallError: permanent error, or transient errors beyond `tries`.
         """
-
-        async def once() -> uuid.UUID:
-            response = await self._post(
-                "/attachment",
-                params=params,
-                content=body(),
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(size),
-                },
-            )
-            return uuid.UUID(str(response.json()))
-
-        return await call_with_retry(once, tries=self.tries, initial_wait=self.initial_wait)
+        response = await self.request(
+            "POST",
+            "/attachment",
+            params=params,
+            fresh=lambda: {"content": body()},
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+        )
+        return uuid.UUID(str(response.json()))
 
     async def migrate_correspondence(self, payload: dict[str, Any]) -> MigrationResult:
         """Send one `MigrateCorrespondenceExt` (§1.5) and return the A3 id.
@@ -145,13 +122,9 @@ class A3MigrationClient:
             A3CallError: permanent error (400 validation, 404, ...), or transient errors beyond
                 `tries`.
         """
-
-        async def once() -> MigrationResult:
-            response = await self._post("/correspondence", json=payload)
-            body = response.json()
-            return MigrationResult(
-                correspondence_id=uuid.UUID(str(body["correspondenceId"])),
-                remigrated=body.get("attachmentStatuses") is None,
-            )
-
-        return await call_with_retry(once, tries=self.tries, initial_wait=self.initial_wait)
+        response = await self.request("POST", "/correspondence", json=payload)
+        body = response.json()
+        return MigrationResult(
+            correspondence_id=uuid.UUID(str(body["correspondenceId"])),
+            remigrated=body.get("attachmentStatuses") is None,
+        )

@@ -23,14 +23,18 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from syncd.maskinporten import RESOURCE_ADMIN_SCOPE, RESOURCE_WRITE_SCOPE, MaskinportenClient
+from flytt.altinn.client import AltinnClient
+from flytt.altinn.maskinporten import (
+    RESOURCE_ADMIN_SCOPE,
+    RESOURCE_WRITE_SCOPE,
+    MaskinportenClient,
+)
 from syncd.payloads import pick
-from syncd.retry import call_with_retry, error_from_response, error_from_transport
 
 RESOURCE_PATH = "/resourceregistry/api/v1/resource"
 XACML_NS = "urn:oasis:names:tc:xacml:3.0:core:schema:wd-17"
@@ -190,14 +194,23 @@ def build_policy(
     return ET.tostring(policy, encoding="utf-8", xml_declaration=True)
 
 
-class ResourceRegistryClient:
-    """Creates/updates resources and uploads their policies, with retries on 429/5xx.
+CREATED_OR_EXISTS = frozenset(range(200, 300)) | {409}
+"""Answers to a create: done (2xx) or the identifier exists (409, then the PUT follows)."""
+
+
+class ResourceRegistryClient(AltinnClient):
+    """Creates/updates resources and uploads their policies, with retries on 429/5xx (the
+    client base `flytt.altinn.client.AltinnClient`: token with scopes
+    `altinn:resourceregistry/resource.write` + `.admin`, 401 → one refresh, Retry-After
+    honoured, bounded pool).
 
     Args:
         base_url: `settings.resource_registry_base_url`, e.g. `https://platform.altinn.no`.
         tokens: Maskinporten client (scope `altinn:resourceregistry/resource.write`).
         tries: attempts per call for transient errors.
         transport: an httpx async transport for tests; default network.
+        initial_wait: first backoff ceiling in seconds when the registry sends no Retry-After.
+        concurrency: connection pool size.
     """
 
     def __init__(
@@ -208,56 +221,52 @@ class ResourceRegistryClient:
         tries: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
         initial_wait: float = 0.2,
+        concurrency: int = 8,
     ) -> None:
-        self.tokens = tokens
-        self.tries = tries
-        self.initial_wait = initial_wait
-        self.http = httpx.AsyncClient(
-            base_url=base_url,
+        super().__init__(
+            base_url,
+            tokens,
+            (RESOURCE_WRITE_SCOPE, RESOURCE_ADMIN_SCOPE),
+            concurrency=concurrency,
+            tries=tries,
             timeout=httpx.Timeout(30.0, connect=5.0),
             transport=transport,
+            initial_wait=initial_wait,
+            accept=None,
         )
 
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.http.aclose()
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        token = await self.tokens.atoken([RESOURCE_WRITE_SCOPE, RESOURCE_ADMIN_SCOPE])
-        try:
-            response = await self.http.request(
-                method, RESOURCE_PATH + path, headers={"Authorization": f"Bearer {token}"}, **kwargs
-            )
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc) from None
-        if response.status_code >= 300 and response.status_code != 409:
-            raise error_from_response(response)
-        return response
-
-    async def _create_or_update(self, path: str, update_path: str, **kwargs: Any) -> None:
+    async def _create_or_update(
+        self, path: str, update_path: str, fresh: Callable[[], dict[str, Any]]
+    ) -> None:
         async def once() -> None:
-            response = await self._send("POST", path, **kwargs)
+            response = await self.send(
+                "POST", RESOURCE_PATH + path, ok=CREATED_OR_EXISTS, fresh=fresh
+            )
             if response.status_code == 409:
-                await self._send("PUT", update_path, **kwargs)
+                await self.send(
+                    "PUT", RESOURCE_PATH + update_path, ok=CREATED_OR_EXISTS, fresh=fresh
+                )
 
-        await call_with_retry(once, tries=self.tries, initial_wait=self.initial_wait)
+        await self.retrying(once)
 
     async def put_resource(self, resource: dict[str, Any]) -> None:
-        """Create the resource, or update it when it exists (409 → PUT)."""
+        """Create the resource, or update it when it exists (409 → PUT).
+
+        Raises:
+            A3CallError: permanent error, or transient errors beyond `tries`.
+        """
         rid = resource["identifier"]
-        await self._create_or_update("", f"/{rid}", json=resource)
+        await self._create_or_update("", f"/{rid}", lambda: {"json": resource})
 
     async def put_policy(self, resource_id: str, policy: bytes) -> None:
-        """Upload the resource's XACML policy (multipart field `policyFile`)."""
+        """Upload the resource's XACML policy (multipart field `policyFile`); 409 → PUT.
 
-        def files() -> dict[str, tuple[str, bytes, str]]:
-            return {"policyFile": (f"{resource_id}.xml", policy, "application/xml")}
+        Raises:
+            A3CallError: permanent error, or transient errors beyond `tries`.
+        """
+
+        def files() -> dict[str, Any]:
+            return {"files": {"policyFile": (f"{resource_id}.xml", policy, "application/xml")}}
 
         path = f"/{resource_id}/policy"
-
-        async def once() -> None:
-            response = await self._send("POST", path, files=files())
-            if response.status_code == 409:
-                await self._send("PUT", path, files=files())
-
-        await call_with_retry(once, tries=self.tries, initial_wait=self.initial_wait)
+        await self._create_or_update(path, path, files)

@@ -11,11 +11,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from flytt.errors import UserError
-from flytt.settings import load_settings
-from sandbox.maskinporten.app import MaskinportenReplica, create_app
-from sandbox.maskinporten.keys import new_private_key, private_pem, public_pem
-from syncd.maskinporten import (
+from flytt.altinn.maskinporten import (
     MIGRATE_SCOPE,
     RESOURCE_WRITE_SCOPE,
     MaskinportenClient,
@@ -23,6 +19,10 @@ from syncd.maskinporten import (
     audience_for,
     private_key_from,
 )
+from flytt.errors import UserError
+from flytt.settings import load_settings
+from sandbox.maskinporten.app import MaskinportenReplica, create_app
+from sandbox.maskinporten.keys import new_private_key, private_pem, public_pem
 
 TOKEN_URL = "http://testserver/token"
 

@@ -14,13 +14,13 @@ import pytest
 import respx
 from tenacity import RetryCallState
 
-from syncd.a3_client import A3MigrationClient
-from syncd.retry import (
+from flytt.altinn.retry import (
     A3CallError,
     element_backoff_seconds,
     parse_retry_after,
     wait_retry_after_or_backoff,
 )
+from syncd.a3_client import A3MigrationClient
 
 BASE = "http://a3.test"
 MIGRATE = f"{BASE}/correspondence/api/v1/migration/correspondence"
