@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from flytt import __version__
-from flytt.console import err, out
+from flytt.console import err, out, print_summary
 from flytt.errors import UserError
 from flytt.settings import Settings, load_settings
 from flytt.warehouse import Warehouse, resolve_warehouse
@@ -30,10 +30,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-sandbox_app = typer.Typer(
-    help="Local stand-ins: sandbox A2 data and A3/Dialogporten replicas.", no_args_is_help=True
-)
-app.add_typer(sandbox_app, name="sandbox")
 
 
 def _open() -> tuple[Settings, Warehouse]:
@@ -46,13 +42,6 @@ def _open() -> tuple[Settings, Warehouse]:
     with warehouse.engine.begin() as conn:
         close_dead_runs(conn)
     return settings, warehouse
-
-
-def _summary(title: str, counts: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False, title_justify="left", box=None)
-    for key, value in counts.items():
-        table.add_row(f"  {key}", str(value))
-    out.print(table)
 
 
 def _recorded(
@@ -77,67 +66,12 @@ def _root(
 
 
 @app.command()
-def demo(
-    size: Annotated[int, typer.Option(help="Sandbox correspondences to generate.", min=1)] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the sandbox generator.")] = 42,
-) -> None:
-    """Run the main job end to end: sandbox A2 data, load, build, migrate, expose, report.
-
-    Uses the embedded warehouse unless FLYTT_WAREHOUSE_DSN is set.
-    """
-    from flytt.demo import run_demo
-
-    run_demo(size=size, seed=seed)
-
-
-@sandbox_app.command("a2")
-def sandbox_a2(
-    size: Annotated[int, typer.Option(help="Number of correspondences.", min=1)] = 10_000,
-    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same database.")] = 42,
-    url: Annotated[
-        str | None,
-        typer.Option(help="Target SQLAlchemy URL (default: SQLite file in the data folder)."),
-    ] = None,
-    live: Annotated[
-        float | None,
-        typer.Option(
-            "--live",
-            metavar="RATE",
-            help="Then keep adding correspondences, status and delegation changes at RATE per "
-            "second until Ctrl-C.",
-            min=0.001,
-        ),
-    ] = None,
-) -> None:
-    """Generate a realistic sandbox Altinn 2 database."""
-    from sandbox.a2.generate import generate_a2
-
-    settings = load_settings()
-    counts = generate_a2(settings, size=size, seed=seed, url=url)
-    _summary(f"Sandbox A2 database: {sum(counts.values())} rows", counts)
-    if live:
-        from sandbox.a2.live import run_live
-
-        err.print(f"Live: about {live:g} changes per second; Ctrl-C stops.")
-        changed = run_live(settings, rate=live, url=url)
-        _summary(f"Live changes: {sum(changed.values())} rows inserted or updated", changed)
-
-
-@sandbox_app.command("serve")
-def sandbox_serve() -> None:
-    """Serve the A3, Dialogporten, Resource Registry and Maskinporten replicas on localhost."""
-    from sandbox.services import serve_until_interrupted
-
-    serve_until_interrupted(load_settings())
-
-
-@app.command()
 def load() -> None:
     """Load the A2 source tables into the warehouse schema a2_raw (dlt, incremental)."""
     from loaders.pipeline import run_load
 
     counts = _recorded("load", {}, run_load)
-    _summary(f"Loaded {sum(int(v) for v in counts.values())} rows into a2_raw", counts)
+    print_summary(f"Loaded {sum(int(v) for v in counts.values())} rows into a2_raw", counts)
 
 
 @app.command()
@@ -157,7 +91,7 @@ def build(
         {"select": select, "full_refresh": full_refresh},
         lambda s, w: run_build(w, select=select, full_refresh=full_refresh),
     )
-    _summary("dbt build", counts)
+    print_summary("dbt build", counts)
     if counts.get("errors", 0) or counts.get("test_failures", 0):
         raise UserError(
             "dbt build finished with failures (see above); fix the models or data and run "
@@ -195,7 +129,7 @@ def migrate(
         "reset": reset,
     }
     counts = _recorded("migrate", opts, lambda s, w: run_migrate(s, w, **opts))
-    _summary("Migration to Altinn 3", counts)
+    print_summary("Migration to Altinn 3", counts)
 
 
 @app.command()
@@ -215,7 +149,7 @@ def expose(
         {"limit": limit, "recheck": recheck},
         lambda s, w: run_expose(s, w, limit=limit, recheck=recheck),
     )
-    _summary("Exposure in Dialogporten", counts)
+    print_summary("Exposure in Dialogporten", counts)
 
 
 @app.command()
@@ -280,6 +214,23 @@ def env() -> None:
     warehouse = resolve_warehouse(settings)
     for key, value in warehouse.libpq_env().items():
         sys.stdout.write(f"export {key}={shlex.quote(value)}\n")
+
+
+def _add_plugins(root: typer.Typer) -> None:
+    """Let installed plugins add commands: each `flytt.cli` entry point is `register(app)`.
+
+    The sandbox distribution (sandbox/pyproject.toml) adds `flytt demo` and `flytt sandbox …`
+    this way, so the product never imports it. A plugin that fails to load is named on stderr and
+    left out; the product's own commands still work.
+    """
+    for entry in entry_points(group="flytt.cli"):
+        try:
+            entry.load()(root)
+        except Exception as exc:  # a broken plugin must not take the product's commands down
+            err.print(f"warning: plugin {entry.name!r} not loaded ({type(exc).__name__}: {exc})")
+
+
+_add_plugins(app)
 
 
 def main(argv: list[str] | None = None) -> None:

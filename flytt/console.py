@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -19,3 +22,11 @@ def progress() -> Progress:
         console=err,
         transient=False,
     )
+
+
+def print_summary(title: str, counts: dict[str, Any]) -> None:
+    """Print a command's result on stdout: `title`, then one indented `key value` line per count."""
+    table = Table(title=title, show_header=False, title_justify="left", box=None)
+    for key, value in counts.items():
+        table.add_row(f"  {key}", str(value))
+    out.print(table)

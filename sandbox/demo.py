@@ -10,24 +10,20 @@ idempotent.
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flytt.console import err, out
+from flytt.console import err, out, print_summary
 from flytt.errors import NotAvailableYet, UserError
 from flytt.settings import Settings, load_settings
 
 
 @contextlib.contextmanager
 def _replicas(settings: Settings) -> Iterator[Settings]:
-    """Start the sandbox replicas when they exist; yield settings that point at them."""
-    try:
-        services = importlib.import_module("sandbox.services")
-    except ModuleNotFoundError:
-        yield settings
-        return
-    with services.running_replicas(settings) as replica_settings:
+    """Start the sandbox replicas in-process; yield settings that point at them."""
+    from sandbox.services import running_replicas
+
+    with running_replicas(settings) as replica_settings:
         yield replica_settings
 
 
@@ -37,7 +33,6 @@ def run_demo(size: int, seed: int) -> None:
     Raises:
         UserError: a step failed in a way the user can fix (message names what to do).
     """
-    from flytt.cli import _summary
     from flytt.control import upgrade
     from flytt.control.runs import recorded_run
     from flytt.report import collect_report, print_report
@@ -80,7 +75,7 @@ def run_demo(size: int, seed: int) -> None:
                     out.print(f"  skipped: {exc.message}")
                     run.counts[key] = "skipped"
                     continue
-                _summary(f"  {title}", counts)
+                print_summary(f"  {title}", counts)
                 run.counts[key] = counts
                 if key == "build" and (counts.get("errors") or counts.get("test_failures")):
                     raise UserError("dbt build failed in the demo; see the output above.")
