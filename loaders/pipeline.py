@@ -13,6 +13,8 @@ map (`loaders/table_map.py`):
   so they are neither lost nor doubled (elt-practice §3 P7, §6.5); an optional `lag` re-reads a
   window for late commits (P6); NULL cursors are included and merged (P8).
 * Write disposition `merge` on the primary key, so every re-read is idempotent.
+* The staging dataset `a2_raw_staging` that merges go through is truncated after every load,
+  so no second copy of A2 rows (phones, e-mail addresses) stays in the warehouse.
 * dlt's working directory lives in `<data_dir>/dlt/<warehouse>`; pending packages left by a
   crash (kill -9) are loaded first, or aborted (which rolls the local state back) if they cannot
   be loaded, so a re-run ends with `a2_raw` equal to the source.
@@ -73,6 +75,10 @@ def make_pipeline(settings: Settings, warehouse: Warehouse) -> dlt.Pipeline:
     # Loaded job files hold A2 rows (national identity numbers, e-mail addresses): once a
     # package is in a2_raw they are deleted, so no personal data stays on local disk.
     os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
+    # A merge goes through `a2_raw_staging` (dlt's delete-insert strategy); dlt keeps the last
+    # batch there until the next load unless told to truncate it once the package is loaded
+    # (dlt docs: general-usage/merge-loading, `truncate_staging_dataset`). Same reason as above.
+    os.environ["LOAD__TRUNCATE_STAGING_DATASET"] = "true"
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=pipelines_dir(settings, warehouse),
