@@ -44,10 +44,11 @@ from sandbox.a3.models import (
     MakeAvailableRequestExt,
     MakeAvailableResponseExt,
     MigrateCorrespondenceExt,
-    ReferenceTypeExt,
     SyncForwardingRequestExt,
     SyncNotificationRequestExt,
     SyncStatusRequestExt,
+    annotation_errors,
+    forwarding_errors,
 )
 from sandbox.a3.problems import A3Error, domain_problem, server_error, validation_problem
 from sandbox.a3.register import SandboxRegister
@@ -59,19 +60,6 @@ BASE = "/correspondence/api/v1/migration"
 MIGRATE_SCOPE = "altinn:correspondence.migrate"
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi" / "a3-migration.json"
 _JSON_TYPES = ("*/*", "application/*", "application/json")
-TRANSMISSION_TYPES = frozenset(
-    {
-        "Information",
-        "Acceptance",
-        "Rejection",
-        "Request",
-        "Alert",
-        "Decision",
-        "Submission",
-        "Correction",
-    }
-)
-"""Dialogporten transmission types (dialogporten.md §1.4), the valid values of reference type 6."""
 
 
 class _NotAcceptable:
@@ -104,35 +92,6 @@ class _CaseInsensitivePaths:
             if canonical and canonical != scope["path"]:
                 scope = {**scope, "path": canonical, "raw_path": canonical.encode()}
         await self.app(scope, receive, send)
-
-
-def _property_list_errors(req: MigrateCorrespondenceExt) -> list[tuple[str, str]]:
-    """The DataAnnotations on propertyList and externalReferences (§1.5.1)."""
-    c = req.correspondenceData.correspondence
-    path = "$.correspondenceData.correspondence"
-    errors = []
-    props = c.propertyList or {}
-    if len(props) > 10:
-        errors.append((f"{path}.propertyList", "propertyList can contain at most 10 properties"))
-    for key, value in props.items():
-        if len(key) > 50 or len(value) > 300:
-            errors.append(
-                (f"{path}.propertyList", "keys are limited to 50 and values to 300 characters")
-            )
-            break
-    for i, ref in enumerate(c.externalReferences or []):
-        if ref.referenceType == ReferenceTypeExt.DialogportenTransmissionId:
-            errors.append(
-                (f"{path}.externalReferences[{i}]", "DialogportenTransmissionId is not allowed")
-            )
-        if (
-            ref.referenceType == ReferenceTypeExt.DialogportenTransmissionType
-            and ref.referenceValue not in TRANSMISSION_TYPES
-        ):
-            errors.append(
-                (f"{path}.externalReferences[{i}]", "Invalid DialogportenTransmissionType value")
-            )
-    return errors
 
 
 def authorized(
@@ -231,10 +190,15 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # ModelState key of a System.Text.Json error: its JSON path, `$.a.b[0].c`.
         errors = []
         for e in exc.errors():
-            loc = [str(p) for p in e.get("loc", ()) if p != "body"]
-            errors.append(("$." + ".".join(loc) if loc else "$", str(e.get("msg", "invalid"))))
+            path = "$"
+            for p in e.get("loc", ()):
+                if p == "body":
+                    continue
+                path += f"[{p}]" if isinstance(p, int) else f".{p}"
+            errors.append((path, str(e.get("msg", "invalid"))))
         return validation_problem(errors)
 
     @app.exception_handler(A3Error)
@@ -306,7 +270,8 @@ def create_app(
     def migrate_correspondence(
         body: MigrateCorrespondenceExt, _: Auth
     ) -> CorrespondenceMigrationStatusExt | JSONResponse:
-        errors = _property_list_errors(body)
+        # DataAnnotations run before the action ([ApiController]); see models.annotation_errors.
+        errors = annotation_errors(body)
         if errors:
             return validation_problem(errors)
         return handler.migrate(body)
@@ -329,8 +294,15 @@ def create_app(
         return body.correspondenceId
 
     @app.post(f"{BASE}/correspondence/syncForwardingEvent", response_model=UUID)
-    def sync_forwarding(body: SyncForwardingRequestExt, _: Auth) -> UUID:
-        """Sync forwarding events of a migrated correspondence (§1.7)."""
+    def sync_forwarding(body: SyncForwardingRequestExt, _: Auth) -> UUID | JSONResponse:
+        """Sync forwarding events of a migrated correspondence (§1.7).
+
+        The events' DataAnnotations are checked first (`models.forwarding_errors`; the real
+        property is `SyncedEvents` in `Models/SyncCorrespondenceForwardingEventRequestExt.cs`).
+        """
+        errors = forwarding_errors("SyncedEvents", body.syncedForwardingEvents)
+        if errors:
+            return validation_problem(errors)
         handler.sync_forwarding(body.correspondenceId, body.syncedForwardingEvents)
         return body.correspondenceId
 

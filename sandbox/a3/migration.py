@@ -3,9 +3,15 @@
 Behaviour copied from MigrateCorrespondenceHandler and the sync handlers as the reference
 describes them, quirks included:
 
-* validation order: content null → 1019, title empty → 1020, language null → crash (500),
-  language not nb/nn/en → 1023;
-* crashes (500): empty recipients, null sender, null requestedPublishTime, an unknown
+* order: model validation first (`models.annotation_errors`, 400 before anything else); then
+  the mapper (`Mappers/MigrateCorrespondenceMapper.cs` `MapToRequestAsync`), which crashes
+  (500) on empty recipients or a null first recipient (`Recipients.First().ToLowerInvariant()`)
+  and on a null requestedPublishTime (`(DateTimeOffset)` cast), whatever the content; then the
+  handler (`Application/MigrateCorrespondence/MigrateCorrespondenceHandler.cs`
+  `MigrationValidateCorrespondenceContent`): content null → 1019, title blank → 1020 (since
+  PR #2012 `[Required]` already refuses a blank title as a validation problem), language null
+  → crash (500), language not nb/nn/en → 1023;
+* crashes (500) at insert: null sender (NOT NULL column), an unknown
   `existingAttachments` id (FK violation), two notifications that differ only in `isReminder`
   (the unique index ignores it, the handler then finds no row by Altinn2CorrespondenceId);
 * in-request de-duplication to the second in UTC (§1.5.3), `Published` = the first status 2 in
@@ -37,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sandbox.a3 import tables as t
 from sandbox.a3.models import (
     DELETE_EVENT_TYPE,
+    MIN_TIME,
     AttachmentStatusExt,
     CorrespondenceMigrationStatusExt,
     ForwardingEventExt,
@@ -44,13 +51,13 @@ from sandbox.a3.models import (
     MigrateStatus,
     NotificationExt,
     StatusEventExt,
+    status_name,
     utc_second,
 )
 from sandbox.a3.problems import A3Error
 
 LANGUAGES = {"nb", "nn", "en"}
-MIN_TIME = datetime(1, 1, 1, tzinfo=UTC)
-"""C#'s default(DateTimeOffset): what A3 stores when `created` is omitted."""
+"""`IsLanguageValid` in `MigrateCorrespondenceHandler.cs` (compared after `ToLower()`)."""
 SYNC_STATUSES = {
     MigrateStatus.Read,
     MigrateStatus.Confirmed,
@@ -189,6 +196,15 @@ class MigrationHandler:
             Crash: the request would crash the real handler (500).
         """
         c = req.correspondenceData.correspondence
+        # The mapper runs before the handler (MigrationController.MigrateCorrespondence).
+        recipients = req.correspondenceData.recipients
+        if not recipients:
+            raise Crash("Recipients.First() on an empty list")
+        first_recipient = recipients[0]
+        if first_recipient is None:
+            raise Crash("ToLowerInvariant() on a null recipient")
+        if c.requestedPublishTime is None:
+            raise Crash("requestedPublishTime is null")
         content = c.content
         if content is None:
             raise A3Error(1019)
@@ -198,16 +214,11 @@ class MigrationHandler:
             raise Crash("null language")
         if content.language.lower() not in LANGUAGES:
             raise A3Error(1023)
-        recipients = req.correspondenceData.recipients
-        if not recipients:
-            raise Crash("recipients[0] on an empty list")
-        if c.requestedPublishTime is None:
-            raise Crash("requestedPublishTime is null")
         events = dedup_status_events(req.eventHistory)
         corr_id = uuid7()
         created = (req.created or MIN_TIME).astimezone(UTC)
         published = next((e.statusChanged for e in events if e.status == 2), None)
-        recipient = recipients[0].lower()
+        recipient = first_recipient.lower()
         try:
             with self.engine.begin() as conn:
                 service_owner = None
@@ -289,7 +300,10 @@ class MigrationHandler:
                         "Id": uuid7(),
                         "CorrespondenceId": corr_id,
                         "Status": int(e.status),
-                        "StatusText": e.status.name if e.statusText is None else e.statusText,
+                        # StatusText ?? Status.ToString() (MigrateCorrespondenceMapper)
+                        "StatusText": status_name(e.status)
+                        if e.statusText is None
+                        else e.statusText,
                         "StatusChanged": e.statusChanged.astimezone(UTC),
                         "PartyUuid": e.eventUserPartyUuid,
                         "SyncedFromAltinn2": None,
@@ -458,7 +472,7 @@ class MigrationHandler:
                 "Id": uuid7(),
                 "CorrespondenceId": corr_id,
                 "Status": int(e.status),
-                "StatusText": f"{operation} event {e.status.name} from Altinn 2",
+                "StatusText": f"{operation} event {status_name(e.status)} from Altinn 2",
                 "StatusChanged": e.statusChanged.astimezone(UTC),
                 "PartyUuid": e.eventUserPartyUuid,
                 "SyncedFromAltinn2": now,
@@ -538,7 +552,7 @@ class MigrationHandler:
                         Id=uuid7(),
                         CorrespondenceId=corr_id,
                         Status=int(e.status),
-                        StatusText=f"{operation} event {e.status.name} from Altinn 2",
+                        StatusText=f"{operation} event {status_name(e.status)} from Altinn 2",
                         StatusChanged=at,
                         PartyUuid=e.eventUserPartyUuid,
                         SyncedFromAltinn2=now,

@@ -1,8 +1,12 @@
 """RFC 7807 ProblemDetails as A3 Correspondence answers them (`a3-correspondence.md` §1.1, §1.8).
 
-Domain errors carry the extensions `errorCode` and `traceId`; model-validation failures use the
-`AltinnValidationProblemDetails` form (`validationErrors` plus the older `errors` dictionary);
-unhandled exceptions give a generic 500.
+Shapes from `src/Altinn.Correspondence.API/Helpers/ProblemDetailsHelper.cs` (Altinn/
+altinn-correspondence, parent of 9f4c2ef8): `ToProblemResult` overwrites `type` and `title` with
+the RFC 9110 entry of the status (`StatusCodeMappings`), puts the message in `detail` and adds
+the extensions `errorCode` (integer) and `traceId`; `ToValidationProblemResult` builds an
+`AltinnValidationProblemDetails` with one `validationErrors` entry per ModelState error (code of
+domain `CORR`, path = the ModelState key with `.` replaced by `/`) plus the older `errors`
+dictionary (key → messages), type/title of 400. Unhandled exceptions give ASP.NET's generic 500.
 """
 
 from __future__ import annotations
@@ -38,15 +42,26 @@ class A3Error(Exception):
         self.code = code
 
 
+STATUS_TYPES: dict[int, tuple[str, str]] = {
+    400: ("https://tools.ietf.org/html/rfc9110#section-15.5.1", "Bad Request"),
+    404: ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
+    502: ("https://tools.ietf.org/html/rfc9110#section-15.6.3", "Bad Gateway"),
+}
+"""`ProblemDetailsHelper.StatusCodeMappings` for the statuses the migration API answers."""
+
+
 def domain_problem(code: int, instance: str = "") -> JSONResponse:
-    """ProblemDetails for catalogue error `code` (status and text from `ERRORS`)."""
+    """ProblemDetails for catalogue error `code` (status and text from `ERRORS`).
+
+    `instance` is accepted for the callers' convenience and not sent (the real helper sets none).
+    """
     status, detail = ERRORS[code]
+    type_, title = STATUS_TYPES[status]
     body = {
-        "type": f"urn:altinn:error:CORR-{code:05d}",
-        "title": detail,
+        "type": type_,
+        "title": title,
         "status": status,
         "detail": detail,
-        "instance": instance,
         "errorCode": code,
         "traceId": _trace(),
     }
@@ -54,18 +69,24 @@ def domain_problem(code: int, instance: str = "") -> JSONResponse:
 
 
 def validation_problem(errors: Sequence[tuple[str, str]]) -> JSONResponse:
-    """400 `AltinnValidationProblemDetails` for (JSON path, message) pairs."""
+    """400 `AltinnValidationProblemDetails` for (ModelState key, message) pairs.
+
+    Keys are what ASP.NET puts in ModelState: a JSON path (`$.eventHistory[0].status`) for a
+    deserialization error, a C# property path (`CorrespondenceData.Correspondence.Content.
+    MessageTitle`) for a DataAnnotation, a parameter name for a query binding error.
+    """
     grouped: dict[str, list[str]] = {}
-    for path, message in errors:
-        grouped.setdefault(path, []).append(message)
+    for key, message in errors:
+        grouped.setdefault(key, []).append(message)
+    type_, title = STATUS_TYPES[400]
     body: dict[str, Any] = {
-        "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-        "title": "One or more validation errors occurred.",
+        "type": type_,
+        "title": title,
         "status": 400,
         "errorCode": "STD-00000",
         "validationErrors": [
-            {"code": "STD-00000", "title": "Invalid value", "detail": msgs[0], "paths": [path]}
-            for path, msgs in grouped.items()
+            {"code": "CORR-00000", "detail": message, "paths": [key.replace(".", "/")]}
+            for key, message in errors
         ],
         "errors": grouped,
         "traceId": _trace(),
