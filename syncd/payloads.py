@@ -40,6 +40,11 @@ ACTOR_STATUSES = frozenset({4, 6})
 FORBIDDEN_REFERENCE_TYPES = frozenset({3, 5})
 """DialogportenDialogId (make-available would skip the element) and TransmissionId (400)."""
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+TITLE_MAX, SUMMARY_MAX, BODY_MAX = 255, 255, 30_000
+"""Content limits of the A3 snapshot flytt targets (Altinn/altinn-correspondence, parent of
+9f4c2ef8; PR #2012 in `src/Altinn.Correspondence.API/Models/InitializeCorrespondenceContentExt.cs`):
+messageTitle `[Required]` 1-255, messageSummary <= 255, messageBody `[Required]` 1-30 000.
+A3 refuses anything else with a 400 validation problem (reference a3-correspondence §1.5.1)."""
 
 Row = Mapping[str, Any]
 Reason = tuple[str, str]
@@ -68,6 +73,14 @@ def iso(value: Any) -> str | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def utf16_length(value: Any) -> int:
+    """Length as .NET's `string.Length` counts it (UTF-16 code units): what `[StringLength]`
+    measures. A character above U+FFFF (an emoji, say) counts 2; None counts 0."""
+    if value is None:
+        return 0
+    return len(str(value).encode("utf-16-le")) // 2
 
 
 def _blank(value: Any) -> bool:
@@ -294,11 +307,16 @@ def _second(value: Any) -> str:
 def guard(rows: ElementRows) -> list[Reason]:
     """Reasons this element must not be sent; empty when the payload is safe.
 
+    The content limits (`TITLE_MAX`, `SUMMARY_MAX`, `BODY_MAX`, lengths in UTF-16 units) are a
+    second line behind the dbt mapping, which quarantines over-long titles and bodies, cuts
+    long summaries and fills empty bodies: whatever still breaks them here would be a 400.
+
     Codes (all documented in a3-correspondence §1.4, §1.5, §1.8, §5):
     `not_in_mapping`, `a2_id_out_of_range`, `invalid_resource_id`, `missing_sender`,
     `invalid_sender`, `missing_recipient`, `missing_senders_reference`, `text_too_long`,
     `missing_requested_publish_time`, `missing_content`, `empty_title`, `missing_language`,
-    `unsupported_language`, `unknown_attachment`, `empty_attachment`,
+    `unsupported_language`, `title_too_long`, `summary_too_long`, `empty_body`,
+    `body_too_long`, `unknown_attachment`, `empty_attachment`,
     `missing_attachment_sender`, `missing_event_party`, `missing_event_time`,
     `incomplete_notification`, `notification_reminder_conflict`, `missing_forwarding_party`,
     `forbidden_external_reference`, `too_many_external_references`, `invalid_property_list`,
@@ -325,9 +343,9 @@ def guard(rows: ElementRows) -> list[Reason]:
     reference = pick(c, "senders_reference")
     if _blank(reference):
         add(("missing_senders_reference", "sendersReference is required (1-4096)"))
-    elif len(str(reference)) > 4096:
+    elif utf16_length(reference) > 4096:
         add(("text_too_long", "sendersReference is longer than 4096"))
-    if len(str(pick(c, "message_sender") or "")) > 255:
+    if utf16_length(pick(c, "message_sender")) > 255:
         add(("text_too_long", "messageSender is longer than 255"))
     if pick(c, "requested_publish_time") is None:
         add(("missing_requested_publish_time", "requestedPublishTime is null (A3 answers 500)"))
@@ -340,8 +358,26 @@ def guard(rows: ElementRows) -> list[Reason]:
     if ct is None:
         add(("missing_content", "no content row (A3 answers 400/1019)"))
     else:
-        if _blank(pick(ct, "message_title")):
-            add(("empty_title", "messageTitle is empty (A3 answers 400/1020)"))
+        title = pick(ct, "message_title")
+        if _blank(title):
+            add(("empty_title", "messageTitle is empty (A3 answers 400, [Required])"))
+        elif utf16_length(title) > TITLE_MAX:
+            add(
+                ("title_too_long", f"messageTitle has {utf16_length(title)} UTF-16 units (max 255)")
+            )
+        summary = pick(ct, "message_summary")
+        if utf16_length(summary) > SUMMARY_MAX:
+            add(
+                (
+                    "summary_too_long",
+                    f"messageSummary has {utf16_length(summary)} UTF-16 units (max 255)",
+                )
+            )
+        body = pick(ct, "message_body")
+        if _blank(body):
+            add(("empty_body", "messageBody is empty (A3 answers 400, [Required])"))
+        elif utf16_length(body) > BODY_MAX:
+            add(("body_too_long", f"messageBody has {utf16_length(body)} UTF-16 units (max 30000)"))
         language = pick(ct, "language")
         if _blank(language):
             add(("missing_language", "language is null (A3 answers 500, §1.5.1)"))
@@ -393,7 +429,7 @@ def guard(rows: ElementRows) -> list[Reason]:
     for f in rows.forwarding_events:
         if pick(f, "forwarded_by_party_uuid") is None or pick(f, "forwarded_on_date") is None:
             add(("missing_forwarding_party", "a forwarding event lacks its party or date"))
-        if len(str(pick(f, "forwarding_text") or "")) > 4000:
+        if utf16_length(pick(f, "forwarding_text")) > 4000:
             add(("text_too_long", "forwardingText is longer than 4000"))
     refs = rows.external_references
     if len(refs) > 10:

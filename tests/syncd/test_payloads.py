@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.a3.models import MigrateCorrespondenceExt
+from sandbox.a3.models import MigrateCorrespondenceExt, annotation_errors
 from syncd.payloads import ElementRows, attachment_params, build_correspondence, guard
 
 T0 = datetime(2021, 3, 1, 8, 0, tzinfo=UTC)
@@ -234,3 +234,39 @@ def test_guard_details_carry_no_personal_data() -> None:
     rows.notifications[0]["notification_address"] = None
     text = " ".join(d for _, d in guard(rows))
     assert "@" not in text and "310000001" not in text
+
+
+CONTENT_LIMIT_CASES = [
+    ({"message_title": "T" * 256}, "title_too_long"),
+    ({"message_title": "T" * 254 + "\U0001f600"}, "title_too_long"),  # 256 UTF-16 units
+    ({"message_summary": "S" * 256}, "summary_too_long"),
+    ({"message_body": ""}, "empty_body"),
+    ({"message_body": None}, "empty_body"),
+    ({"message_body": "  \n"}, "empty_body"),
+    ({"message_body": "B" * 30_001}, "body_too_long"),
+]
+"""Content that A3's model (PR #2012, InitializeCorrespondenceContentExt) refuses with a 400."""
+
+
+@pytest.mark.parametrize(("content", "code"), CONTENT_LIMIT_CASES)
+def test_content_the_real_api_refuses_is_quarantined_not_sent(
+    content: dict[str, Any], code: str
+) -> None:
+    rows = _rows(content=content)
+    assert [c for c, _ in guard(rows)] == [code]
+    # the replica's copy of the real model refuses the same payload
+    body = build_correspondence(rows, [uuid.uuid4()])
+    assert annotation_errors(MigrateCorrespondenceExt.model_validate(body)) != []
+
+
+def test_content_at_the_limits_passes_the_guard_and_the_model() -> None:
+    rows = _rows(
+        content={
+            "message_title": "T" * 255,
+            "message_summary": "S" * 254 + "\u2026",
+            "message_body": "B" * 30_000,
+        }
+    )
+    assert guard(rows) == []
+    body = build_correspondence(rows, [uuid.uuid4()])
+    assert annotation_errors(MigrateCorrespondenceExt.model_validate(body)) == []
