@@ -23,11 +23,16 @@ ERRORS: dict[int, tuple[int, str]] = {
     1001: (404, "The requested correspondence was not found"),
     1019: (400, "The Content field must be provided for the correspondence"),
     1020: (400, "Message title cannot be empty"),
-    1023: (400, "Invalid language chosen. Supported languages is nb, nn, en"),
+    1023: (
+        400,
+        "Invalid language chosen. Supported languages is Norsk bokmål (nb), Nynorsk (nn) and "
+        "English (en)",
+    ),
     2002: (502, "Error occurred during upload"),
     2004: (400, "File must have content and has a max file size of 2GB"),
 }
-"""Error code → (HTTP status, message): the migration-relevant catalogue of §1.8."""
+"""Error code → (HTTP status, message): the migration-relevant catalogue of §1.8, texts from
+`src/Altinn.Correspondence.Application/Errors.cs` (2004 with `InvalidFileSize("2GB")`)."""
 
 
 def _trace() -> str:

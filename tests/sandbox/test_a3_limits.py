@@ -132,7 +132,9 @@ def test_language_length_is_a_model_rule_and_unsupported_codes_stay_1023(a3) -> 
     assert (unsupported.status_code, unsupported.json()["errorCode"]) == (400, 1023)
     assert unsupported.json()["title"] == "Bad Request"
     assert (
-        unsupported.json()["detail"] == "Invalid language chosen. Supported languages is nb, nn, en"
+        unsupported.json()["detail"]
+        == "Invalid language chosen. Supported languages is Norsk bokmål (nb), Nynorsk (nn) and "
+        "English (en)"
     )
     assert a3.client.post(PATH, json=with_content(base, language="NB")).status_code == 200
 
