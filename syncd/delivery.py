@@ -12,9 +12,28 @@ Order (reference a3-correspondence §7, DESIGN "Delivery to A3"):
    (`POST /migration/correspondence`); the A3 id is stored in `flytt.element_state`.
 
 Elements whose payload A3 would crash on (or reject) are quarantined, never sent
-(`syncd.payloads.guard`). Transient errors are retried with backoff (`syncd.retry`), then the
-element waits `element_backoff_seconds` and is tried again in the same run while the wait is
-short; after `settings.max_attempts` failed attempts it is `failed` with its last error code.
+(`syncd.payloads.guard`).
+
+One element's data never stops the run ("bad input never stops the line"): whatever goes wrong
+with one element ends on that element, with a reason code, and the run goes on:
+
+* its mart rows cannot be read (a batch read that raises is retried element by element,
+  `syncd.marts.fetch_readable`) → quarantined `unreadable_row`;
+* its payload cannot be built (`guard` or `build_correspondence` raise) → quarantined
+  `payload_error`;
+* A3 answers 400 → quarantined `a3_rejected_<code>`; another 4xx → `failed` with that code;
+* an attachment has no bytes in the A2 source → quarantined `attachment_bytes_missing`;
+  reading them fails otherwise → `attachment_read_error`, retried until `max_attempts`;
+* any other error while delivering it → `unexpected_error`, retried until `max_attempts`.
+
+Quarantined and failed elements are terminal: they are never claimed again until
+`flytt migrate --reset ID`, so no element is claimed on every run (a poison pill). Only what is
+not one element's fault stops the run: the warehouse connection failing, Maskinporten refusing
+our client, A3 refusing connections `UNREACHABLE_LIMIT` times in a row.
+
+Transient errors are retried with backoff (`syncd.retry`), then the element waits
+`element_backoff_seconds` and is tried again in the same run while the wait is short; after
+`settings.max_attempts` failed attempts it is `failed` with its last error code.
 
 Re-sending is always safe: A3 de-duplicates on `altinn2CorrespondenceId` and
 `altinn2AttachmentId` (§1.4, §1.5.3), which is what makes a run after kill -9 converge.
@@ -45,7 +64,14 @@ from syncd import leases
 from syncd.a3_client import A3MigrationClient
 from syncd.discovery import ELIGIBILITY, discover
 from syncd.leases import Claimed, ServiceQuota
-from syncd.marts import SCHEMA, fetch_elements, relation_exists
+from syncd.marts import (
+    SCHEMA,
+    UNREADABLE,
+    describe_error,
+    fetch_readable,
+    is_connection_error,
+    relation_exists,
+)
 from syncd.maskinporten import MaskinportenClient
 from syncd.payloads import (
     ElementRows,
@@ -339,13 +365,23 @@ def _byte_stream(
 
     def factory() -> AsyncIterator[bytes]:
         async def gen() -> AsyncIterator[bytes]:
-            chunks: Iterator[bytes] = run.byte_source(
-                run.settings, a2_attachment_id, chunk_size=CHUNK_SIZE
-            )
+            try:
+                chunks: Iterator[bytes] = run.byte_source(
+                    run.settings, a2_attachment_id, chunk_size=CHUNK_SIZE
+                )
+            except AttachmentNotFoundError:
+                raise
+            except Exception as exc:
+                raise _AttachmentReadError(str(exc)) from exc
             loop = asyncio.get_running_loop()
             try:
                 while True:
-                    piece = await loop.run_in_executor(executor, next, chunks, None)
+                    try:
+                        piece = await loop.run_in_executor(executor, next, chunks, None)
+                    except AttachmentNotFoundError:
+                        raise
+                    except Exception as exc:
+                        raise _AttachmentReadError(str(exc)) from exc
                     if piece is None:
                         return
                     yield piece
@@ -427,22 +463,39 @@ def _known_attachments(warehouse: Warehouse, ids: Sequence[str]) -> dict[str, uu
         }
 
 
+class _AttachmentReadError(Exception):
+    """Reading an attachment's bytes from the A2 source failed (other than a missing file)."""
+
+
 async def _deliver_element(
     run: _Run, claimed: Claimed, rows: ElementRows, known: dict[str, uuid.UUID], executor: Any
 ) -> str:
     """Deliver one leased element; returns its outcome: delivered, already_there,
     quarantined, retry, failed, unreachable (A3 or Maskinporten refused the connection; lease
-    released, no attempt counted) or lost (lease lost to another process)."""
+    released, no attempt counted) or lost (lease lost to another process).
+
+    Any error of this element's own ends on it with a code (module docstring); only the errors
+    that are not the element's fault are raised: Maskinporten refusing our client
+    (`A3CallError` maskinporten_*) and the warehouse connection failing.
+    """
     a2_id = claimed.a2_correspondence_id
-    reasons = guard(rows)
+    try:
+        reasons = guard(rows)
+    except Exception as exc:
+        reasons = [("payload_error", describe_error(exc))]
     if reasons:
         ok = await asyncio.to_thread(_quarantine, run, a2_id, reasons)
         return "quarantined" if ok else "lost"
     try:
         attachment_ids = await _upload_attachments(run, rows, known, executor)
-        result = await run.clients.a3.migrate_correspondence(
-            build_correspondence(rows, attachment_ids)
-        )
+        try:
+            payload = build_correspondence(rows, attachment_ids)
+        except Exception as exc:
+            ok = await asyncio.to_thread(
+                _quarantine, run, a2_id, [("payload_error", describe_error(exc))]
+            )
+            return "quarantined" if ok else "lost"
+        result = await run.clients.a3.migrate_correspondence(payload)
     except A3CallError as exc:
         if exc.code.startswith("maskinporten_") and not exc.transient:
             raise
@@ -455,7 +508,9 @@ async def _deliver_element(
                 _quarantine, run, a2_id, [(f"a3_rejected_{exc.code}", exc.detail)]
             )
             return "quarantined" if ok else "lost"
-        return await asyncio.to_thread(_attempt_failed, run, a2_id, claimed.attempts, exc)
+        return await asyncio.to_thread(
+            _attempt_failed, run, a2_id, claimed.attempts, exc.code, exc.detail, exc.transient
+        )
     except AttachmentNotFoundError:  # the A2 source has no bytes for an attachment
         ok = await asyncio.to_thread(
             _quarantine,
@@ -464,6 +519,29 @@ async def _deliver_element(
             [("attachment_bytes_missing", "the A2 source has no bytes for an attachment")],
         )
         return "quarantined" if ok else "lost"
+    except _AttachmentReadError as exc:
+        cause = exc.__cause__ or exc
+        return await asyncio.to_thread(
+            _attempt_failed,
+            run,
+            a2_id,
+            claimed.attempts,
+            "attachment_read_error",
+            describe_error(cause),
+            True,
+        )
+    except Exception as exc:
+        if is_connection_error(exc):  # no element is to blame: the run stops
+            raise
+        return await asyncio.to_thread(
+            _attempt_failed,
+            run,
+            a2_id,
+            claimed.attempts,
+            "unexpected_error",
+            describe_error(exc),
+            True,
+        )
     ok = await asyncio.to_thread(_migrated, run, a2_id, result.correspondence_id)
     if not ok:
         return "lost"
@@ -480,17 +558,19 @@ def _migrated(run: _Run, a2_id: int, a3_id: uuid.UUID) -> bool:
         return leases.mark_migrated(conn, run.owner, a2_id, a3_id)
 
 
-def _attempt_failed(run: _Run, a2_id: int, attempts: int, exc: A3CallError) -> str:
+def _attempt_failed(
+    run: _Run, a2_id: int, attempts: int, code: str, detail: str, transient: bool
+) -> str:
     with _state_tx(run.warehouse) as conn:
         state = leases.mark_attempt_failed(
             conn,
             run.owner,
             a2_id,
-            error_code=exc.code,
-            detail=exc.detail,
+            error_code=code,
+            detail=detail,
             max_attempts=run.settings.max_attempts,
             retry_in_seconds=element_backoff_seconds(attempts + 1),
-            permanent=not exc.transient,
+            permanent=not transient,
         )
     return {"failed": "failed", "eligible": "retry"}.get(state, "lost")
 
@@ -501,7 +581,7 @@ def _next_retry_in(run: _Run) -> float | None:
         wait = conn.execute(
             sa.text(
                 "select extract(epoch from min(next_attempt_at) - now()) "
-                "from flytt.element_state where state = 'eligible' and attempts > 0 "
+                "from flytt.element_state where state = 'eligible' and delivery_attempts > 0 "
                 "and resource_id = any(:r) and next_attempt_at > now()"
             ),
             {"r": list(run.quotas)},
@@ -566,11 +646,23 @@ async def _deliver_elements(run: _Run, on_done: Callable[[str], None]) -> None:
             else:
                 on_done(outcome)
 
-    def fetch(batch: list[Claimed]) -> tuple[dict[int, ElementRows], dict[str, uuid.UUID]]:
+    def fetch(
+        batch: list[Claimed],
+    ) -> tuple[dict[int, ElementRows], dict[int, str], dict[str, uuid.UUID]]:
         with run.warehouse.engine.connect() as conn:
-            rows = fetch_elements(conn, [c.a2_correspondence_id for c in batch])
+            rows, unreadable = fetch_readable(conn, [c.a2_correspondence_id for c in batch])
         att_ids = [attachment_id(a) for r in rows.values() for a in r.attachments]
-        return rows, _known_attachments(run.warehouse, att_ids)
+        return rows, unreadable, _known_attachments(run.warehouse, att_ids)
+
+    async def settle_unreadable(claimed: Claimed, detail: str) -> None:
+        # its rows cannot be read: quarantined, so it is never claimed again (no poison pill)
+        ok = await asyncio.to_thread(
+            _quarantine, run, claimed.a2_correspondence_id, [(UNREADABLE, detail)]
+        )
+        held.discard(claimed.a2_correspondence_id)
+        outcome = "quarantined" if ok else "lost"
+        run.counts[outcome] += 1
+        on_done(outcome)
 
     async def renew() -> None:
         # keep the leases of queued and in-flight elements alive while A3 is slow
@@ -596,8 +688,11 @@ async def _deliver_elements(run: _Run, on_done: Callable[[str], None]) -> None:
                         quota.resource_id, quota.remaining - 1, quota.wait_minutes
                     )
                     held.add(c.a2_correspondence_id)
-                rows, known = await asyncio.to_thread(fetch, batch)
+                rows, unreadable, known = await asyncio.to_thread(fetch, batch)
                 for c in batch:
+                    if c.a2_correspondence_id in unreadable:
+                        await settle_unreadable(c, unreadable[c.a2_correspondence_id])
+                        continue
                     run.inflight += 1
                     queue.put_nowait((c, rows[c.a2_correspondence_id], known))
                 continue
@@ -807,7 +902,7 @@ def _waiting_for_retry(run: _Run) -> int:
             conn.execute(
                 sa.text(
                     "select count(*) from flytt.element_state where state = 'eligible' "
-                    "and attempts > 0 and resource_id = any(:r)"
+                    "and delivery_attempts > 0 and resource_id = any(:r)"
                 ),
                 {"r": list(run.quotas)},
             ).scalar_one()

@@ -3,6 +3,10 @@
 Cost is proportional to the batch, not to the warehouse (DESIGN §5): every mart is filtered on
 `altinn2_correspondence_id`, which the dbt models index. Column names are the marts' own
 (`dbt_project/models/marts/`); rows are returned as plain dicts.
+
+`fetch_readable` is what delivery uses: one element whose rows cannot be read (a value Python
+cannot hold, a database error its row triggers) is set aside with a detail instead of failing
+the whole batch.
 """
 
 from __future__ import annotations
@@ -12,8 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flytt.redact import redact
 from syncd.payloads import ElementRows, attachment_id
 
+UNREADABLE = "unreadable_row"
+"""Reason code of an element whose mart rows cannot be read into Python (e.g. a timestamp
+before year 1, which psycopg2 refuses with "year -1 is out of range": Python's `datetime`
+covers years 1-9999 only, https://docs.python.org/3/library/datetime.html#datetime.MINYEAR)."""
 SCHEMA = "a3"
 KEY = "altinn2_correspondence_id"
 """The A2 id column of every correspondence mart."""
@@ -79,3 +88,61 @@ def fetch_elements(conn: sa.Connection, ids: Sequence[int]) -> dict[int, Element
         for row in _rows(conn, f"select * from {SCHEMA}.{mart} where {KEY} = any(:ids)", ids):
             getattr(out[int(row[KEY])], attr).append(row)
     return out
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when `exc` says the database connection itself failed (not one element's data):
+    SQLAlchemy's OperationalError / InterfaceError or an invalidated connection."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def describe_error(exc: BaseException) -> str:
+    """`<exception type>: <message>` with personal data masked (`flytt.redact.redact`), at most
+    500 characters: the detail stored with an element's error code."""
+    return redact(f"{type(exc).__name__}: {exc}")[:500]
+
+
+def fetch_readable(
+    conn: sa.Connection, ids: Sequence[int]
+) -> tuple[dict[int, ElementRows], dict[int, str]]:
+    """`fetch_elements` for a batch, isolating elements whose rows cannot be read.
+
+    The batch is read in one go inside a savepoint. When that raises (a value psycopg2 cannot
+    convert, such as a BC timestamp, or a database error one row triggers), the savepoint is
+    rolled back and every element is read on its own, each in its own savepoint, so one bad
+    element never keeps the others from being read.
+
+    Args:
+        conn: an open connection (a transaction is begun if none is).
+        ids: A2 correspondence ids.
+
+    Returns:
+        `(rows, unreadable)`: `rows` as `fetch_elements` for every readable id; `unreadable`
+        maps each id that could not be read to a detail (`describe_error`, no personal data).
+        Every id is in exactly one of the two.
+
+    Raises:
+        sqlalchemy.exc.OperationalError / InterfaceError: the connection itself failed (no
+            element is to blame, so none is marked unreadable).
+    """
+    try:
+        with conn.begin_nested():
+            return fetch_elements(conn, ids), {}
+    except Exception as exc:
+        if is_connection_error(exc):
+            raise
+        if len(ids) <= 1:
+            return {}, {i: describe_error(exc) for i in ids}
+    rows: dict[int, ElementRows] = {}
+    unreadable: dict[int, str] = {}
+    for i in ids:
+        try:
+            with conn.begin_nested():
+                rows.update(fetch_elements(conn, [i]))
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise
+            unreadable[i] = describe_error(exc)
+    return rows, unreadable
