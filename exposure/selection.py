@@ -10,6 +10,10 @@ Candidates: `state = 'migrated'` with an A3 id, in a service marked ready
 waiting for a retry (`next_attempt_at`). Work is claimed with row leases
 (`FOR UPDATE SKIP LOCKED`), so several `flytt expose` processes never ask for the same element
 at once (DESIGN §5).
+
+Attempts: exposure counts its own failures in `flytt.element_state.exposure_attempts`
+(control schema revision 0005); the attempts delivery needed (`delivery_attempts`) never use
+up exposure's `max_attempts`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+
+from syncd.leases import READABLE_CREATED_AT
 
 ALL_SERVICES = "*"
 YEAR_SQL = "extract(year from e.a2_created_at at time zone 'Europe/Oslo')::int"
@@ -39,7 +45,8 @@ def new_lease_owner() -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One claimed element: A2 id, A3 correspondence id, A2 creation time (UTC), attempts."""
+    """One claimed element: A2 id, A3 correspondence id, A2 creation time (UTC; None when unset
+    or outside the years Python can hold) and its failed exposure attempts so far."""
 
     a2_correspondence_id: int
     a3_correspondence_id: uuid.UUID
@@ -97,8 +104,9 @@ def claim(
                    updated_at = now()
               from picked
              where e.a2_correspondence_id = picked.a2_correspondence_id
-            returning e.a2_correspondence_id, e.a3_correspondence_id, e.a2_created_at,
-                      e.attempts, ({YEAR_GROUP_SQL}) as year_group
+            returning e.a2_correspondence_id, e.a3_correspondence_id,
+                      {READABLE_CREATED_AT} as a2_created_at,
+                      e.exposure_attempts as attempts, ({YEAR_GROUP_SQL}) as year_group
             """
             ),
             {
@@ -151,20 +159,22 @@ def mark_failed_attempt(
     *,
     max_attempts: int,
 ) -> bool:
-    """Count a failed make-available attempt.
+    """Count a failed make-available attempt in `exposure_attempts` (delivery's attempts do not
+    count here).
 
     The element stays `migrated` and is retried after `retry_in_s` seconds, unless this was
-    attempt number `max_attempts`: then it becomes `failed` with the error code (shown by
+    exposure attempt number `max_attempts`: then it becomes `failed` with the error code (shown by
     `flytt report`; `flytt migrate --reset ID` starts it over). Returns True when it failed.
     """
     row = conn.execute(
         sa.text(
             """
             update flytt.element_state
-               set attempts = attempts + 1, last_error_code = :code,
+               set exposure_attempts = exposure_attempts + 1, last_error_code = :code,
                    last_error_detail = :detail,
-                   state = case when attempts + 1 >= :max then 'failed' else state end,
-                   failed_at = case when attempts + 1 >= :max then now() else failed_at end,
+                   state = case when exposure_attempts + 1 >= :max then 'failed' else state end,
+                   failed_at = case when exposure_attempts + 1 >= :max then now()
+                                    else failed_at end,
                    next_attempt_at = now() + make_interval(secs => :wait),
                    lease_owner = null, lease_expires_at = null, updated_at = now()
              where a2_correspondence_id = :id and lease_owner = :owner

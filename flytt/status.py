@@ -8,6 +8,9 @@ Shape (stable; later issues add keys, never remove or rename them):
      "nothing_migrated": bool}
 
 Each step has `state` in not_started / running / done and the numbers counted so far.
+Steps 1.1 and 5 have `retrying`: elements that failed at least one attempt of that step and
+wait for the next one; each step counts its own attempts (`delivery_attempts`,
+`exposure_attempts`, control schema revision 0005).
 """
 
 from __future__ import annotations
@@ -90,6 +93,13 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
             )
         ).one()
         exposure_by_year = _exposure_by_year(conn)
+        retrying = conn.execute(
+            sa.text(
+                "select count(*) filter (where state = 'eligible' and delivery_attempts > 0), "
+                "count(*) filter (where state = 'migrated' and exposure_attempts > 0) "
+                "from flytt.element_state where state in ('eligible', 'migrated')"
+            )
+        ).one()
         migrate_running = _running(conn, "migrate")
         expose_running = _running(conn, "expose")
 
@@ -105,6 +115,7 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
             "failed": counts["failed"],
             "quarantined": counts["quarantined"],
             "excluded": counts["excluded"],
+            "retrying": int(retrying[0]),
         },
         "1.2": {
             "state": _progress_state(
@@ -121,6 +132,7 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
             "state": _progress_state(available, counts["migrated"], expose_running),
             "available": available,
             "waiting": counts["migrated"],
+            "retrying": int(retrying[1]),
             "by_year": exposure_by_year,
         },
         "6": {"state": "not_started"},

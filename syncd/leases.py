@@ -6,6 +6,10 @@ outside the transaction, finish in another short transaction that only touches r
 leased to us. A lease that expired (its process died) is claimable again. Two `flytt migrate`
 processes therefore never hold the same element at the same time (DESIGN §5 "Scale-out").
 
+Attempts: delivery counts its own failures in `delivery_attempts`; exposure (step 5) has its
+own `exposure_attempts` (`exposure.selection`), so the attempts one stage needed never use up
+the next stage's (control schema revision 0005).
+
 All times are the database's `now()` (UTC).
 """
 
@@ -45,7 +49,8 @@ class ServiceQuota:
 
 @dataclass(frozen=True)
 class Claimed:
-    """An element leased to us: its A2 id, service, A2 creation time and attempts so far."""
+    """An element leased to us: its A2 id, service, A2 creation time (UTC; None when unset or
+    outside the years Python can hold) and its failed delivery attempts so far."""
 
     a2_correspondence_id: int
     resource_id: str
@@ -82,8 +87,16 @@ update flytt.element_state e
        updated_at = now()
   from picked
  where e.a2_correspondence_id = picked.a2_correspondence_id
-returning e.a2_correspondence_id, e.resource_id, e.a2_created_at, e.attempts
+returning e.a2_correspondence_id, e.resource_id, {created}, e.delivery_attempts
 """
+
+READABLE_CREATED_AT = (
+    "case when e.a2_created_at >= timestamptz '0001-01-02 00:00:00+00' "
+    "and e.a2_created_at < timestamptz '9999-12-31 00:00:00+00' then e.a2_created_at end"
+)
+"""`e.a2_created_at` when Python's `datetime` can hold it (years 1-9999,
+https://docs.python.org/3/library/datetime.html#datetime.MINYEAR), else NULL: a BC time would
+make psycopg2 raise "year -1 is out of range" while claiming, for every element of the batch."""
 
 
 def claim(
@@ -107,7 +120,7 @@ def claim(
     quotas = [q for q in quotas if q.remaining > 0]
     if not quotas:
         return []
-    sql = _CLAIM.format(direction="desc" if newest_first else "asc")
+    sql = _CLAIM.format(direction="desc" if newest_first else "asc", created=READABLE_CREATED_AT)
     rows = conn.execute(
         sa.text(sql),
         {
@@ -125,12 +138,15 @@ def claim(
 def mark_migrated(conn: sa.Connection, owner: str, a2_id: int, a3_id: uuid.UUID) -> bool:
     """Record a delivered element: state `migrated`, its A3 id, `migrated_at`, lease released.
 
-    Only a row still leased to `owner` is changed. Returns False when the lease was lost.
+    `delivery_attempts` is kept as a record of what delivery needed; exposure counts from its
+    own `exposure_attempts` (0 here), so it gets its full `max_attempts`. Only a row still
+    leased to `owner` is changed. Returns False when the lease was lost.
     """
     result = conn.execute(
         sa.text(
             "update flytt.element_state set state = :state, a3_correspondence_id = :a3, "
-            "migrated_at = now(), last_error_code = null, last_error_detail = null, "
+            "migrated_at = now(), exposure_attempts = 0, last_error_code = null, "
+            "last_error_detail = null, "
             "next_attempt_at = null, lease_owner = null, lease_expires_at = null, "
             "updated_at = now() where a2_correspondence_id = :id and lease_owner = :owner"
         ),
@@ -150,19 +166,21 @@ def mark_attempt_failed(
     retry_in_seconds: float,
     permanent: bool = False,
 ) -> str:
-    """Count one failed attempt. The element goes to `failed` (with `failed_at`) when the
-    attempts reach `max_attempts` or the error is permanent; otherwise it stays `eligible` with
-    `next_attempt_at = now() + retry_in_seconds`. The lease is released either way.
+    """Count one failed delivery attempt (`delivery_attempts`). The element goes to `failed`
+    (with `failed_at`) when its delivery attempts reach `max_attempts` or the error is
+    permanent; otherwise it stays `eligible` with `next_attempt_at = now() + retry_in_seconds`.
+    The lease is released either way.
 
     Returns:
         The new state (`failed` or `eligible`), or "" when the lease was lost.
     """
     row = conn.execute(
         sa.text(
-            "update flytt.element_state set attempts = attempts + 1, "
+            "update flytt.element_state set delivery_attempts = delivery_attempts + 1, "
             "last_error_code = :code, last_error_detail = :detail, "
-            "state = case when :permanent or attempts + 1 >= :max then 'failed' else state end, "
-            "failed_at = case when :permanent or attempts + 1 >= :max then now() "
+            "state = case when :permanent or delivery_attempts + 1 >= :max then 'failed' "
+            "             else state end, "
+            "failed_at = case when :permanent or delivery_attempts + 1 >= :max then now() "
             "                 else failed_at end, "
             "next_attempt_at = now() + make_interval(secs => :delay), "
             "lease_owner = null, lease_expires_at = null, updated_at = now() "
@@ -249,7 +267,7 @@ def release(conn: sa.Connection, owner: str, ids: Sequence[int]) -> int:
 def reset_element(conn: sa.Connection, a2_id: int) -> bool:
     """Put one element back to `eligible` so the next `flytt migrate` delivers it again.
 
-    Clears the A3/dialog ids, attempts, errors, lease and stage times, and removes its
+    Clears the A3/dialog ids, both stages' attempts, errors, lease and stage times, and removes its
     delivery-time quarantine rows. Re-sending is safe: A3 answers a known
     `altinn2CorrespondenceId` with the same id (reference a3-correspondence §1.5.3).
 
@@ -259,7 +277,8 @@ def reset_element(conn: sa.Connection, a2_id: int) -> bool:
     result = conn.execute(
         sa.text(
             "update flytt.element_state set state = 'eligible', state_reason = null, "
-            "a3_correspondence_id = null, dialog_id = null, attempts = 0, "
+            "a3_correspondence_id = null, dialog_id = null, delivery_attempts = 0, "
+            "exposure_attempts = 0, "
             "last_error_code = null, last_error_detail = null, next_attempt_at = null, "
             "lease_owner = null, lease_expires_at = null, eligible_at = now(), "
             "migrated_at = null, available_at = null, a2_blocked_at = null, failed_at = null, "

@@ -99,11 +99,12 @@ def test_failed_attempts_wait_then_fail_after_max_attempts(seeded: Warehouse) ->
     with seeded.engine.connect() as conn:
         row = conn.execute(
             sa.text(
-                "select state, attempts, last_error_code from flytt.element_state "
-                "where a2_correspondence_id = 2"
+                "select state, exposure_attempts, delivery_attempts, attempts, last_error_code "
+                "from flytt.element_state where a2_correspondence_id = 2"
             )
         ).one()
-    assert tuple(row) == ("failed", 3, "a3_empty_dialog_id")
+    # exposure counts its own attempts; `attempts` shows the current stage's
+    assert tuple(row) == ("failed", 3, 0, 3, "a3_empty_dialog_id")
     assert 2 not in _claim(seeded, "a", [READY])
 
 
