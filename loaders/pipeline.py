@@ -13,6 +13,8 @@ map (`loaders/table_map.py`):
   so they are neither lost nor doubled (elt-practice §3 P7, §6.5); an optional `lag` re-reads a
   window for late commits (P6); NULL cursors are included and merged (P8).
 * Write disposition `merge` on the primary key, so every re-read is idempotent.
+* Every contract table exists in `a2_raw` after a load, empty or not: a table the destination
+  lacks gets a schema-only resource (`schema_resource`) with the contract's column hints.
 * The staging dataset `a2_raw_staging` that merges go through is truncated after every load,
   so no second copy of A2 rows (phones, e-mail addresses) stays in the warehouse.
 * dlt's working directory lives in `<data_dir>/dlt/<warehouse>`; pending packages left by a
@@ -24,14 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import dlt
 import sqlalchemy as sa
 from dlt.common.pipeline import LoadInfo
+from dlt.common.schema.typing import TColumnSchema
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.sql_database import TableBackend, sql_table
+from dlt.sources.sql_database.schema_types import table_to_columns
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import Engine
 
@@ -172,6 +176,59 @@ def source_resources(
     ]
 
 
+DLT_COLUMNS: dict[str, TColumnSchema] = {
+    "_dlt_load_id": {"name": "_dlt_load_id", "data_type": "text", "nullable": False},
+    "_dlt_id": {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True},
+}
+"""dlt's bookkeeping columns, as its normaliser adds them to every data table (dbt staging reads
+`_dlt_load_id`)."""
+
+
+def contract_columns(contract: LoadContract) -> dict[str, TColumnSchema]:
+    """The dlt column schema of `contract`'s table in `a2_raw`, derived from the contract alone.
+
+    It is what `sql_table` reflects from `contract_view` over a physical table (the view coerces
+    every column to its contract type, so the physical table does not change the result),
+    computed here with dlt's own reflection (`table_to_columns`, reflection level `full`) over
+    the contract table, plus dlt's `_dlt_load_id`/`_dlt_id`.
+    """
+    view = contract_view(contract_table(contract.table), contract, TableMapping.model_validate({}))
+    columns = table_to_columns(view, "full")  # type: ignore[arg-type]
+    return {**columns, **DLT_COLUMNS}
+
+
+def schema_resource(contract: LoadContract) -> Any:
+    """A dlt resource that makes `contract`'s table exist in `a2_raw` with no rows.
+
+    dlt creates a destination table only once a resource yields rows for it (dlt-hub/dlt#1116),
+    so an empty A2 table (a sandbox without authorization rules, a table switched off in the
+    table map) would be missing and every dbt model reading it would fail. The documented way
+    is to yield `dlt.mark.materialize_table_schema()` with full column hints (dlt docs
+    general-usage/resource.md, "Materialize schema without loading data"; dlt-hub/dlt#1122).
+    The resource writes to the contract table under its own resource name, with the same
+    write disposition and primary key as the table's `sql_table` resource, and no rows.
+    """
+
+    def materialize() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()
+
+    return dlt.resource(
+        materialize,
+        name=f"{contract.table}__schema",
+        table_name=contract.table,
+        write_disposition=contract.write_disposition,
+        primary_key=list(contract.primary_key),
+        columns=contract_columns(contract),
+    )
+
+
+def missing_raw_tables(warehouse: Warehouse) -> list[str]:
+    """Contract tables that do not exist (yet) in the warehouse's `a2_raw`, in load order."""
+    with warehouse.engine.connect() as conn:
+        existing = set(sa.inspect(conn).get_table_names(schema=RAW_SCHEMA))
+    return [name for name in LOAD_CONTRACTS if name not in existing]
+
+
 def _row_counts(info: LoadInfo | None, pipeline: dlt.Pipeline) -> dict[str, int]:
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
@@ -242,6 +299,10 @@ def run_load(settings: Settings, warehouse: Warehouse) -> dict[str, int]:
                 bar.update(tasks[table], advance=rows)
 
             resources = source_resources(engine, table_map, counter)
+            # every contract table exists in a2_raw after a load, with rows or without
+            resources += [
+                schema_resource(LOAD_CONTRACTS[name]) for name in missing_raw_tables(warehouse)
+            ]
             try:
                 info = pipeline.run(resources, loader_file_format=LOADER_FILE_FORMAT)
             except PipelineStepFailed as exc:
