@@ -9,8 +9,8 @@ with it, and `flytt expose` compares what Dialogporten holds with it. The rules 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any, Literal
 from uuid import UUID
 
@@ -29,11 +29,16 @@ from exposure.model import (
 CREATE_DIALOG_PATH = "/api/v1/serviceowner/dialogs"
 CORRESPONDENCE_LABEL_PREFIX = "urn:altinn:correspondence-id:"
 SELF_IDENTIFIED_PARTY_PREFIX = "urn:altinn:person:legacy-selfidentified:"
-MAIN_CONTENT_MEDIA_TYPE = "application/vnd.dialogporten.frontchannelembed-url;type=text/markdown"
+MAIN_CONTENT_MEDIA_TYPE = "application/vnd.dialogporten.frontchannelembed+json;type=markdown"
+"""What A3 sends (CreateDialogRequestMapper.CreateCorrespondenceContent; dialogporten.md §3.1)."""
 DEFAULT_CORRESPONDENCE_BASE_URL = "https://platform.altinn.no"
 
 TEXT_LIMIT = 512
-"""Title, summary and sender name, per localization, with `digdir:dialogporten.correspondence`."""
+"""Title, summary and sender name, per localization, with `digdir:dialogporten.correspondence`.
+
+A3 does not cut texts to it (CreateDialogRequestMapper sends `MessageTitle` as stored), so a
+longer title makes Dialogporten answer 400 and make-available return `ok: true` with an empty
+dialog id; `exposure.expected.preflight` stops such an element before the call."""
 DESCRIPTION_LIMIT = 4095
 """Information activity description with the correspondence scope (dialogporten.md §1.5)."""
 EXTERNAL_REFERENCE_LIMIT = 255
@@ -85,10 +90,13 @@ def create_dialog_request(
 
     Returns:
         The `DialogRequest`; its `body` holds: deterministic UUIDv7 `id` (§2.4), `party`,
-        `serviceResource`, `status`, `systemLabel`, `createdAt`/`updatedAt` (both always,
-        never in the future), `dueAt` only when still ahead, `visibleFrom` only when more than a
-        minute ahead, plain-text `content`, the label `urn:altinn:correspondence-id:{id}`, and
-        the activities sorted by time.
+        `serviceResource`, `status`, `systemLabel`, `createdAt`, `updatedAt` (first Published
+        time clamped to now; absent without a Published status, as A3 sends none), `dueAt`
+        only when still ahead, `visibleFrom` only when more than a minute ahead, `content`
+        (title and sender name as stored, never cut; summary as plain text), the label
+        `urn:altinn:correspondence-id:{id}`, and the activities sorted by time. Activity ids
+        are flytt's own: A3 draws random ones, so `exposure.compare` matches activities by type
+        and time, never by id.
 
     Raises:
         MappingError: see the class.
@@ -97,14 +105,19 @@ def create_dialog_request(
     now = now.astimezone(UTC)
     if c.is_purged:
         raise MappingError(f"correspondence {c.correspondence_id} is purged")
+    # CreateCorrespondenceDialog: createdAt = Created, not after the first Published time;
+    # updatedAt = that time clamped to now, and absent without a Published status (then
+    # Dialogporten sets it to the time of creation, dialogporten#3849).
     published = c.first(CorrespondenceStatus.PUBLISHED)
-    publish_time = _utc(published.status_changed if published else c.requested_publish_time)
-    updated_at = min(publish_time, now)
-    created_at = min(_utc(c.created), updated_at)
+    created_at = _utc(c.created)
+    updated_at: datetime | None = None
+    if published is not None:
+        created_at = min(created_at, _utc(published.status_changed))
+        updated_at = min(_utc(published.status_changed), now)
     language = _language(c.content.language)
 
     content: dict[str, Any] = {
-        "title": _text(_plain(c.content.message_title), language),
+        "title": _text(c.content.message_title, language),
         "mainContentReference": {
             "mediaType": MAIN_CONTENT_MEDIA_TYPE,
             "value": [
@@ -120,7 +133,7 @@ def create_dialog_request(
     if summary:
         content["summary"] = _text(summary, language)
     if c.message_sender and c.message_sender.strip():
-        content["senderName"] = _text(_plain(c.message_sender), language)
+        content["senderName"] = _text(c.message_sender, language)
 
     body: dict[str, Any] = {
         "id": str(dialog_id(c.correspondence_id, c.created, now=now)),
@@ -133,13 +146,14 @@ def create_dialog_request(
         ),
         "systemLabel": system_label(c),
         "createdAt": _iso(created_at),
-        "updatedAt": _iso(updated_at),
         "content": content,
         "serviceOwnerContext": {"serviceOwnerLabels": [{"value": correspondence_label(c)}]},
         "activities": _activities(c, now=now),
     }
+    if updated_at is not None:
+        body["updatedAt"] = _iso(updated_at)
     if c.senders_reference:
-        body["externalReference"] = c.senders_reference[:EXTERNAL_REFERENCE_LIMIT]
+        body["externalReference"] = c.senders_reference
     if c.due_date_time is not None and _utc(c.due_date_time) > now:
         body["dueAt"] = _iso(_utc(c.due_date_time))
     if _utc(c.requested_publish_time) >= now + VISIBLE_FROM_LEAD:
@@ -205,23 +219,24 @@ def dialog_id(correspondence_id: UUID, created: datetime, *, now: datetime) -> U
 
 
 def uuid7_from(unix_ms: int, seed: str) -> UUID:
-    """A UUIDv7 with timestamp `unix_ms` and the 74 other bits from SHA-256 of `seed`."""
-    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
-    rand_a = digest >> (256 - 12)
-    rand_b = (digest >> (256 - 12 - 62)) & ((1 << 62) - 1)
-    value = (
-        ((unix_ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    )
-    return UUID(int=value)
+    """A UUIDv7 with timestamp `unix_ms` and the other bits from SHA-256 of `seed`, laid out
+    as CreateDialogRequestMapper.CreateDeterministicUuidV7 does (hex digits of the hash:
+    0-2 → rand_a; the low two bits of digit 3 under the variant `10`; 4-6 and 7-18 after it)."""
+    h = hashlib.sha256(seed.encode()).hexdigest()
+    ts = f"{max(0, unix_ms) & ((1 << 48) - 1):012x}"
+    variant = (int(h[3], 16) & 0x3) | 0x8
+    return UUID(f"{ts[:8]}-{ts[8:12]}-7{h[:3]}-{variant:x}{h[4:7]}-{h[7:19]}")
 
 
 def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
     language = _language(c.content.language)
     activities: list[tuple[datetime, dict[str, Any]]] = []
-    for status, kind in (
-        (CorrespondenceStatus.READ, "CorrespondenceOpened"),
-        (CorrespondenceStatus.CONFIRMED, "CorrespondenceConfirmed"),
-    ):
+    # GetActivitiesForMigratedCorrespondence: a Confirmed activity only when the correspondence
+    # needs confirmation (only then does A3 create its idempotency key).
+    kinds = [(CorrespondenceStatus.READ, "CorrespondenceOpened")]
+    if c.is_confirmation_needed:
+        kinds.append((CorrespondenceStatus.CONFIRMED, "CorrespondenceConfirmed"))
+    for status, kind in kinds:
         event = c.first(status)
         if event is None:
             continue
@@ -230,7 +245,7 @@ def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
                 f"correspondence {c.correspondence_id}: the party of the first "
                 f"{status.name.lower()} event is not resolved"
             )
-        at = min(_utc(event.status_changed), now)
+        at = _utc(event.status_changed)
         activities.append(
             (
                 at,
@@ -243,7 +258,7 @@ def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
             )
         )
     for i, note in enumerate(sorted(c.notifications, key=lambda n: n.notification_sent)):
-        at = min(_utc(note.notification_sent), now)
+        at = _utc(note.notification_sent)
         activities.append(
             (
                 at,
@@ -258,11 +273,11 @@ def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
         )
     for i, fwd in enumerate(sorted(c.forwarding_events, key=lambda f: f.forwarded_on_date)):
         if not fwd.forwarded_by_party_urn:
-            raise MappingError(
-                f"correspondence {c.correspondence_id}: the party of a forwarding event is "
-                "not resolved"
-            )
-        at = min(_utc(fwd.forwarded_on_date), now)
+            continue  # BuildForwardingActivities logs and skips an event it cannot build
+        text = _forwarding_text(fwd, c.content.message_title, language)
+        if text is None:
+            continue
+        at = _utc(fwd.forwarded_on_date)
         activities.append(
             (
                 at,
@@ -271,7 +286,7 @@ def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
                     "type": "Information",
                     "createdAt": _iso(at),
                     "performedBy": _representative(fwd.forwarded_by_party_urn),
-                    "description": _forwarding_text(fwd, language),
+                    "description": text,
                 },
             )
         )
@@ -298,13 +313,19 @@ _NOTIFICATION = {
            "Reminder notification about received message sent to {0} on {1}."),
 }  # fmt: skip
 _FORWARDING = {
-    "nb": ("delte meldingen med {0}", "videresendte meldingen til {0}",
-           "sendte meldingen til postkasseleverandør {0}", " og skrev: {0}"),
-    "nn": ("delte meldinga med {0}", "vidaresende meldinga til {0}",
-           "sende meldinga til postkasseleverandør {0}", " og skreiv: {0}"),
-    "en": ("shared the message with {0}", "forwarded the message to {0}",
-           "sent the message to mailbox supplier {0}", " with note: {0}"),
+    "nb": ('delte "{0}" med {1}', 'videresendte "{0}" til {1}', 'sendte "{0}" til {1}',
+           ' og skrev: "{0}"'),
+    "nn": ('delte "{0}" med {1}', 'videresendte "{0}" til {1}', 'sendte "{0}" til {1}',
+           ' og skrev: "{0}"'),
+    "en": ('shared "{0}" with {1}', 'forwarded "{0}" to {1}', 'sent "{0}" to {1}',
+           ' with note: "{0}"'),
 }  # fmt: skip
+MAILBOX_SUPPLIERS = {
+    "urn:altinn:organization:identifier-no:984661185": "Digipost",
+    "urn:altinn:organization:identifier-no:922020175": "e-Boks",
+    "urn:altinn:organization:identifier-no:996460320": "e-Boks",
+}
+"""DialogportenService.BuildForwardingActivity: the mailbox suppliers A3 names."""
 
 
 def _notification_text(note: Notification, language: str) -> list[dict[str, str]]:
@@ -316,23 +337,35 @@ def _notification_text(note: Notification, language: str) -> list[dict[str, str]
         else:
             channel = "SMS"
         text = (reminder if note.is_reminder else first).format(note.notification_address, channel)
-        texts.append({"languageCode": lang, "value": text[:DESCRIPTION_LIMIT]})
+        texts.append({"languageCode": lang, "value": text})
     return texts
 
 
-def _forwarding_text(fwd: ForwardingEvent, language: str) -> list[dict[str, str]]:
+def _forwarding_text(
+    fwd: ForwardingEvent, title: str, language: str
+) -> list[dict[str, str]] | None:
+    """DialogportenText for a forwarding event, or None when A3 would skip the event (shared
+    with a user it cannot name, unknown mailbox supplier, no target), as
+    DialogportenService.BuildForwardingActivity throws and BuildForwardingActivities skips."""
     texts = []
+    supplier = MAILBOX_SUPPLIERS.get((fwd.mailbox_supplier or "").lower())
     for lang in _ordered_languages(language):
         shared, emailed, mailbox, note = _FORWARDING[lang]
-        if fwd.mailbox_supplier:
-            text = mailbox.format(fwd.mailbox_supplier)
+        if fwd.forwarded_to_user_uuid is not None:
+            if not fwd.forwarded_to_user_name:
+                return None
+            text = shared.format(title, fwd.forwarded_to_user_name)
         elif fwd.forwarded_to_email:
-            text = emailed.format(fwd.forwarded_to_email)
+            text = emailed.format(title, fwd.forwarded_to_email)
+        elif fwd.mailbox_supplier and fwd.mailbox_supplier.strip():
+            if supplier is None:
+                return None
+            text = mailbox.format(title, supplier)
         else:
-            text = shared.format(fwd.forwarded_to_user_name or fwd.forwarded_to_user_uuid or "")
+            return None
         if fwd.forwarding_text and fwd.forwarding_text.strip():
-            text += note.format(_plain(fwd.forwarding_text))
-        texts.append({"languageCode": lang, "value": text[:DESCRIPTION_LIMIT]})
+            text += note.format(fwd.forwarding_text)
+        texts.append({"languageCode": lang, "value": text})
     return texts
 
 
@@ -346,43 +379,33 @@ def _language(code: str) -> str:
 
 
 def _text(value: str, language: str) -> dict[str, Any]:
-    return {
-        "mediaType": "text/plain",
-        "value": [{"languageCode": language, "value": value[:TEXT_LIMIT]}],
-    }
+    return {"mediaType": "text/plain", "value": [{"languageCode": language, "value": value}]}
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
 def _plain(value: str | None) -> str:
-    """Plain text of a string that may hold HTML or Markdown (summary rule, §3.1)."""
+    """The summary as A3 sends it (TextValidation.StripSummaryForHtmlAndMarkdown, §3.1):
+    Markdown rendered to HTML, tags removed by regex, whitespace collapsed, trimmed; HTML
+    entities the renderer wrote (`&amp;`) are not decoded."""
     if not value:
         return ""
-    extractor = _TextExtractor()
-    extractor.feed(_MARKDOWN.render(value))
-    extractor.close()
-    return " ".join("".join(extractor.parts).split())
+    html = _MARKDOWN.render(value)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", "", html)).strip()
 
 
 def _search_tags(properties: dict[str, str]) -> list[str]:
+    """CreateDialogRequestMapper.GetSearchTagsForCorrespondence: each value trimmed, skipped
+    when shorter than 3, cut to 63, then exact duplicates removed (DistinctBy value)."""
     tags: list[str] = []
-    seen: set[str] = set()
     for raw in properties.values():
-        tag = raw.strip()[:SEARCH_TAG_LIMIT].strip()
-        if len(tag) < 3 or tag.lower() in seen:
+        tag = (raw or "").strip()
+        if len(tag) < 3:
             continue
-        seen.add(tag.lower())
-        tags.append(tag)
+        tag = tag[:SEARCH_TAG_LIMIT]
+        if tag not in tags:
+            tags.append(tag)
     return tags
 
 

@@ -7,8 +7,8 @@ activity, notification and forwarding → Information activities, Archived / sof
 restore → system labels (actor PartyRepresentative), purge → the dialog is deleted. Records that
 are still migrating are skipped.
 
-The replica does this by recomputing the expected dialog with the one mapping
-(`exposure.dialog.create_dialog_request`) and sending what Dialogporten lacks: activities
+The replica does this by recomputing the dialog with its own mapper (`sandbox.a3.dialog_mapper`,
+written from A3's CreateDialogRequestMapper.cs) and sending what Dialogporten lacks: activities
 missing by (type, createdAt) — A3 reuses stored activity ids, so an activity that is already
 there is never added twice — and the system label when it differs. Not replayed: the PATCH that
 removes the confirm action and sets status NotApplicable (the Dialogporten replica has no PATCH).
@@ -25,9 +25,9 @@ from uuid import UUID
 import httpx
 import sqlalchemy as sa
 
-from exposure.dialog import MappingError, create_dialog_request
+from sandbox.a3 import dialog_mapper
 from sandbox.a3 import tables as t
-from sandbox.a3.make_available import DIALOG_ID, MakeAvailable, load_correspondence
+from sandbox.a3.make_available import DIALOG_ID, PURGED, MakeAvailable
 
 log = logging.getLogger(__name__)
 DIALOGS = "/api/v1/serviceowner/dialogs"
@@ -56,22 +56,39 @@ def refresh_dialog(maker: MakeAvailable, corr_id: UUID) -> dict[str, int]:
             .where(t.external_references.c.CorrespondenceId == corr_id)
             .where(t.external_references.c.ReferenceType == DIALOG_ID)
         ).scalar()
-        correspondence = load_correspondence(conn, corr_id, maker.register)
-    if migrating is not False or not dialog_id or correspondence is None:
+        exists = conn.execute(
+            sa.select(t.correspondences.c.Id).where(t.correspondences.c.Id == corr_id)
+        ).first()
+        purged = conn.execute(
+            sa.select(t.statuses.c.Id)
+            .where(t.statuses.c.CorrespondenceId == corr_id)
+            .where(t.statuses.c.Status.in_(PURGED))
+        ).first()
+        expected: dict[str, Any] | None = None
+        if not purged and exists is not None:
+            try:
+                built = dialog_mapper.build_dialog(
+                    conn,
+                    corr_id,
+                    maker.register.resolve,
+                    now=datetime.now(UTC),
+                    base_url=maker.a3_base_url,
+                    display_name=maker.register.display_name,
+                )
+            except (LookupError, ValueError) as exc:
+                log.warning("dialog of %s not updated: %s", corr_id, exc)
+                return done
+            expected = built.body if built is not None else None
+    if migrating is not False or not dialog_id or exists is None:
         return done
     base = maker.dialogporten_base_url.rstrip("/") + DIALOGS
     headers = {"Authorization": f"Bearer {maker.token()}"}
     with httpx.Client(headers=headers, timeout=30) as client:
-        if correspondence.is_purged:
+        if purged:
             response = client.delete(f"{base}/{dialog_id}")
             done["deleted"] = int(response.status_code == 204)
             return done
-        try:
-            expected = create_dialog_request(
-                correspondence, now=datetime.now(UTC), correspondence_base_url=maker.a3_base_url
-            ).body
-        except MappingError as exc:
-            log.warning("dialog of %s not updated: %s", corr_id, exc)
+        if expected is None:
             return done
         current = client.get(f"{base}/{dialog_id}")
         if current.status_code != 200:

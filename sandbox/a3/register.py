@@ -4,9 +4,11 @@ A3 resolves the acting party of Read/Confirmed events and forwarders in Register
 a dialog (reference `a3-correspondence.md` §4.6). The sandbox has no Register; a party resolves,
 in this order, to the URN registered with `SandboxRegister.add`, to what the `lookup` function
 finds (the sandbox wiring looks the party up in the A2 source's `a2_party` table, the same
-parties Register holds), else to a synthetic but well-formed person URN derived from the UUID (a
-valid mod-11 national identity number, so Dialogporten's URN check passes). The all-zero UUID
-never resolves (the A2 feeder sent it for "Created").
+parties Register holds), else to nothing: like Altinn Register, an unknown party does not resolve
+(PartyUrnHelper.GetPartyUrnByUuid in Altinn/altinn-correspondence returns null), so A3's
+make-available fails for a Read/Confirmed party it cannot resolve (since PR #1952, §4.6). The
+all-zero UUID never resolves (the A2 feeder sent it for "Created"). `synthetic_person_urn` is kept
+for callers that need a well-formed person URN to register with `add`.
 """
 
 from __future__ import annotations
@@ -48,20 +50,24 @@ def synthetic_person_urn(party_uuid: UUID) -> str:
 class SandboxRegister:
     """Party look-ups for the A3 replica; thread-safe.
 
-    `resolve(uuid)` returns the registered URN, else the synthetic person URN, and None for the
-    all-zero UUID or a UUID marked unknown with `forget` (to provoke A3's "party cannot be
-    resolved" error, §4.6).
+    `resolve(uuid)` returns the registered URN, else what `lookup` finds, else None (unknown in
+    Register: A3's "party cannot be resolved" error, §4.6); None also for the all-zero UUID and a
+    UUID marked unknown with `forget`.
     """
 
     def __init__(self, lookup: Callable[[UUID], str | None] | None = None) -> None:
         self._known: dict[UUID, str | None] = {}
+        self._names: dict[UUID, str] = {}
         self._lock = threading.Lock()
         self._lookup = lookup
 
-    def add(self, party_uuid: UUID, urn: str) -> None:
-        """Register `party_uuid` as `urn` (e.g. an organization URN)."""
+    def add(self, party_uuid: UUID, urn: str, name: str | None = None) -> None:
+        """Register `party_uuid` as `urn` (e.g. an organization URN), optionally with its
+        display name."""
         with self._lock:
             self._known[party_uuid] = urn.lower()
+            if name:
+                self._names[party_uuid] = name
 
     def forget(self, party_uuid: UUID) -> None:
         """Make `party_uuid` unresolvable."""
@@ -80,7 +86,16 @@ class SandboxRegister:
             with self._lock:
                 self._known[party_uuid] = found.lower()
             return found.lower()
-        return synthetic_person_urn(party_uuid)
+        return None  # PartyUrnHelper.GetPartyUrnByUuid: party not found → null
+
+    def display_name(self, party_uuid: UUID) -> str | None:
+        """Register's display name of the party (Party.GetDisplayName, which A3 puts in the text
+        of a "shared with" activity): the name given to `add`, else the party URN (the sandbox's
+        A2 party table has no names), None when the party does not resolve."""
+        with self._lock:
+            if party_uuid in self._names:
+                return self._names[party_uuid]
+        return self.resolve(party_uuid)
 
     def username(self, party_uuid: UUID) -> str | None:
         """The user name of a self-identified party (`urn:altinn:party:uuid:` recipients)."""

@@ -36,7 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.dialogporten import rules
-from sandbox.dialogporten.spec import SpecViolation, validate
+from sandbox.dialogporten.spec import SpecViolation, strip_unknown, validate
 from sandbox.dialogporten.store import Conflict, DialogStore
 
 BASE = "/api/v1/serviceowner"
@@ -271,6 +271,7 @@ class DialogportenReplica:
             if exc.status == 400:
                 self.stats["create_spec_invalid"] += 1
             raise
+        body = strip_unknown("CreateDialog", body)  # unknown members are skipped (spec.py)
         now = self.clock()
         resource = str(body.get("serviceResource") or "")
         if self.is_correspondence_resource(resource) and CORRESPONDENCE not in scopes:
@@ -374,6 +375,7 @@ class DialogportenReplica:
     async def create_activity(self, request: Request) -> Response:
         """`POST /dialogs/{dialogId}/activities` (If-Match → 412; existing id → 422)."""
         scopes, body = await self._checked(request)
+        body = strip_unknown("CreateDialogActivityRequest", body)
         dialog = self._dialog(request.path_params["dialogId"])
         now = self.clock()
         self._need_correspondence_scope(scopes, [str(body.get("type"))])

@@ -4,11 +4,21 @@ The document (`openapi.v1.serviceowner.verified.json`, see README.md here for it
 declares no servers; a relative server `/` is added so that openapi-core matches any host.
 Validation covers the path, the method, path/query/header parameters, the bearer security
 scheme and the request body (JSON Schema of `CreateDialog`, `CreateDialogActivityRequest`,
-...), with `additionalProperties: false` everywhere: an unknown field is rejected.
+...).
+
+Unknown fields: the document says `additionalProperties: false` on every object, but the real
+service does not enforce it. Its JSON options (`src/Digdir.Domain.Dialogporten.WebApi/
+Program.cs` in Altinn/dialogporten, `x.Serializer.Options...`) set no
+`UnmappedMemberHandling`, so System.Text.Json skips an unknown member: it is ignored, not a
+400. Real A3 depends on that (its `Title` class sends `mediaType` in every GUI action title,
+`CreateDialogRequestMapper.GetGuiActionsForCorrespondence`). The replica therefore validates
+with `additionalProperties` removed, and `strip_unknown` drops the unknown members before a
+body is used, as deserialisation into the real command would.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -39,10 +49,48 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
+def _lenient(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _lenient(v) for k, v in node.items() if k != "additionalProperties"}
+    if isinstance(node, list):
+        return [_lenient(v) for v in node]
+    return node
+
+
 @lru_cache(maxsize=1)
 def openapi() -> OpenAPI:
-    """The openapi-core object for the document (built once per process, ~0.3 s)."""
-    return OpenAPI.from_dict(openapi_document())
+    """The openapi-core object for the document without `additionalProperties` (unknown
+    members are skipped by the real service, see the module docstring); built once (~0.3 s)."""
+    return OpenAPI.from_dict(_lenient(openapi_document()))
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    schemas = openapi_document()["components"]["schemas"]
+    while "$ref" in schema:
+        schema = schemas[str(schema["$ref"]).rsplit("/", 1)[-1]]
+    return schema
+
+
+def _strip(schema: dict[str, Any], value: Any) -> Any:
+    schema = _resolve(schema)
+    for key in ("oneOf", "anyOf", "allOf"):
+        if key in schema and len(schema[key]) == 1:  # the document's nullable-$ref pattern
+            return _strip(schema[key][0], value)
+    if isinstance(value, dict) and "properties" in schema:
+        known = schema["properties"]
+        return {k: _strip(known[k], v) for k, v in value.items() if k in known}
+    if isinstance(value, list) and "items" in schema:
+        return [_strip(schema["items"], v) for v in value]
+    return value
+
+
+def strip_unknown(schema_name: str, body: Any) -> Any:
+    """`body` without the members the document's schema `schema_name` does not declare, at
+    any depth (what System.Text.Json's default `Skip` does when the real service reads it).
+
+    Input is not changed; a new structure is returned. Unknown schema name → KeyError.
+    """
+    return _strip({"$ref": f"#/components/schemas/{schema_name}"}, copy.deepcopy(body))
 
 
 class SpecViolation(Exception):

@@ -143,25 +143,31 @@ def test_system_label_bin_beats_archive_and_restore_returns_to_archive() -> None
     assert body(corr(status_events=again))["systemLabel"] == "Bin"
 
 
-def test_times_never_in_the_future_and_both_always_sent() -> None:
+def test_times_as_a3_sends_them_and_no_updated_at_without_published() -> None:
+    # CreateCorrespondenceDialog: createdAt = Created but not after the first Published time;
+    # only updatedAt (= that time) is clamped to now; activities keep their own times.
     future = NOW + timedelta(days=2)
     c = corr(
-        created=future,
+        created=future + timedelta(hours=1),
         requested_publish_time=future,
         status_events=(event(S.PUBLISHED, future), event(S.READ, future, READER)),
     )
     b = body(c)
-    assert b["createdAt"] == b["updatedAt"] == "2026-11-29T12:00:00Z"
-    assert b["activities"][0]["createdAt"] == "2026-11-29T12:00:00Z"
+    assert b["createdAt"] == "2026-12-01T12:00:00Z"
+    assert b["updatedAt"] == "2026-11-29T12:00:00Z"
+    assert b["activities"][0]["createdAt"] == "2026-12-01T12:00:00Z"
     assert b["visibleFrom"] == future.isoformat().replace("+00:00", "Z")
+    # no Published status: A3 sends no updatedAt (Dialogporten then sets now, dialogporten#3849)
     never_published = body(corr(status_events=()))
-    assert never_published["createdAt"] == never_published["updatedAt"] == "2024-03-01T08:00:00Z"
+    assert never_published["createdAt"] == "2024-03-01T08:00:00Z"
+    assert "updatedAt" not in never_published
 
 
 def test_activities_first_read_and_confirm_by_acting_party_then_information() -> None:
     t = datetime(2024, 3, 2, 10, 0, tzinfo=UTC)
     other = "urn:altinn:person:identifier-no:02029012345"
     c = corr(
+        is_confirmation_needed=True,
         status_events=(
             event(S.READ, t + timedelta(days=1), other),
             event(S.READ, t, READER),
@@ -205,12 +211,21 @@ def test_activities_first_read_and_confirm_by_acting_party_then_information() ->
         "languageCode": "nb",
         "value": "Varsel om mottatt melding sendt til +4791234567 på SMS.",
     }
-    assert acts[3]["description"][2]["value"] == (
-        "forwarded the message to per@example.no with note: Se her"
+    # DialogportenText.CorrespondenceForwardedToEmail: title and note quoted, note as written
+    assert acts[3]["description"][0]["value"] == (
+        'videresendte "Vedtak" til per@example.no og skrev: "Se <b>her</b>"'
     )
-    assert acts[4]["description"][0]["value"].startswith("Revarsel om mottatt melding")
+    assert acts[3]["description"][2]["value"] == (
+        'forwarded "Vedtak" to per@example.no with note: "Se <b>her</b>"'
+    )
+    assert acts[4]["description"][0]["value"] == (
+        "Revarsel om mottatt melding sendt til kari@example.no på e-post."
+    )
     assert all(UUID(a["id"]).version == 7 for a in acts)
     assert len({a["id"] for a in acts}) == 5
+    # without IsConfirmationNeeded A3 creates no Confirmed key, hence no Confirmed activity
+    plain = body(corr(status_events=c.status_events))["activities"]
+    assert "CorrespondenceConfirmed" not in [a["type"] for a in plain]
 
 
 def test_unresolved_reader_is_a_mapping_error_and_purged_is_refused() -> None:
@@ -221,19 +236,21 @@ def test_unresolved_reader_is_a_mapping_error_and_purged_is_refused() -> None:
         body(corr(status_events=(event(S.PURGED_BY_ALTINN, t),)))
 
 
-def test_texts_are_plain_and_within_limits() -> None:
+def test_title_is_sent_as_stored_and_summary_as_a3_strips_it() -> None:
     long_title = "Å" * 700
     c = corr(
         content=CorrespondenceContent(
             language="EN",
             message_title=long_title,
-            message_summary="# Heading\n\n*emph* [link](https://x.no)",
+            message_summary="# Heading\n\n*emph* [link](https://x.no) & more",
         )
     )
     b = body(c)
-    assert len(b["content"]["title"]["value"][0]["value"]) == 512
+    # not cut to Dialogporten's 512: A3 sends the title as stored (Dialogporten then says 400)
+    assert b["content"]["title"]["value"][0]["value"] == long_title
     assert b["content"]["title"]["value"][0]["languageCode"] == "en"
-    assert b["content"]["summary"]["value"][0]["value"] == "Heading emph link"
+    # StripSummaryForHtmlAndMarkdown removes tags but leaves the renderer's entities
+    assert b["content"]["summary"]["value"][0]["value"] == "Heading emph link &amp; more"
     assert "summary" not in body(corr(content=CorrespondenceContent(message_title="T")))
 
 

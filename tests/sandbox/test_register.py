@@ -1,5 +1,6 @@
-"""The A3 replica's Register stand-in: parties from the A2 source's `a2_party`, else a
-synthetic but valid person URN; the all-zero UUID never resolves."""
+"""The A3 replica's Register stand-in: parties from the A2 source's `a2_party`; an unknown
+party does not resolve (PartyUrnHelper.GetPartyUrnByUuid returns null), nor does the all-zero
+UUID."""
 
 from __future__ import annotations
 
@@ -37,7 +38,11 @@ def test_parties_resolve_from_the_a2_source(settings, tmp_path) -> None:
     assert register.resolve(org) == "urn:altinn:organization:identifier-no:310000000"
     assert register.resolve(selfid) == "urn:altinn:person:legacy-selfidentified:kari.si"
     assert register.username(selfid) == "kari.si"
+    assert register.resolve(unknown) is None  # no synthetic person any more
+    assert register.display_name(unknown) is None
+    register.add(unknown, synthetic_person_urn(unknown), name="Kari Nordmann")
     assert register.resolve(unknown) == synthetic_person_urn(unknown)
+    assert register.display_name(unknown) == "Kari Nordmann"
     assert register.resolve(uuid.UUID(int=0)) is None
     register.forget(person)
     assert register.resolve(person) is None

@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from sandbox.a3 import inspect
+from sandbox.a3.register import synthetic_person_urn
 from sandbox.services import start_replicas
-from tests.sandbox.payloads import migrate_body, with_correspondence
+from tests.sandbox.payloads import READER_PARTY, migrate_body, with_correspondence
 from tests.sandbox.test_resource_registry import _policy, _resource
 
 MIGRATION = "/correspondence/api/v1/migration"
@@ -26,6 +27,10 @@ RID = "abc-migratedcorrespondence-1234-1"
 @pytest.fixture(scope="module")
 def replicas(settings, pg_admin):
     with start_replicas(settings) as running:
+        # Register knows the reader of the payloads' Read events (an unknown party fails
+        # make-available, as in real A3 since PR #1952).
+        reader = uuid.UUID(READER_PARTY)
+        running.apps["a3"].state.register.add(reader, synthetic_person_urn(reader))
         yield running
     running.apps["a3"].state.engine.dispose()
     engine = sa.create_engine(pg_admin.sqlalchemy_url("postgres"), isolation_level="AUTOCOMMIT")
@@ -292,7 +297,9 @@ def test_sync_on_an_available_correspondence_updates_its_dialog(replicas) -> Non
     assert [a["type"] for a in before["activities"]] == ["Information"]  # the notification
     assert before["systemLabel"] == "Default"
 
-    reader = str(uuid.uuid4())
+    reader_uuid = uuid.uuid4()
+    replicas.apps["a3"].state.register.add(reader_uuid, synthetic_person_urn(reader_uuid))
+    reader = str(reader_uuid)
     events = [
         {"status": 4, "statusChanged": "2025-03-10T10:00:00+00:00", "eventUserPartyUuid": reader},
         {"status": 9, "statusChanged": "2025-03-11T10:00:00+00:00", "eventUserPartyUuid": reader},
