@@ -1,9 +1,12 @@
 """The expected Dialogporten dialog of a migrated A3 correspondence (issue #5).
 
-`create_dialog_request` is the one mapping: the A3 sandbox's make-available creates its dialogs
-with it, and `flytt expose` compares what Dialogporten holds with it. The rules follow how Altinn
-3 Correspondence built dialogs for migrated correspondences: `dialogporten.md` §2.4 (ids),
-§3.1-§3.2 (fields and activities), §5 (time clamping) and `a3-correspondence.md` §4.6.
+`create_dialog_request` predicts the dialog real A3 creates for a migrated correspondence:
+`flytt expose` checks it before make-available (`exposure.expected.preflight`) and compares
+what Dialogporten holds with it. The A3 replica has its own mapping
+(`sandbox/a3/dialog_mapper.py`, written from A3's source), so the comparison can find an error
+in this one. The rules follow how Altinn 3 Correspondence built dialogs for migrated
+correspondences: `dialogporten.md` §2.4 (ids), §3.1-§3.2 (fields and activities), §5 (time
+clamping) and `a3-correspondence.md` §4.6.
 """
 
 from __future__ import annotations
@@ -50,10 +53,15 @@ VISIBLE_FROM_LEAD = timedelta(minutes=1)
 class MappingError(ValueError):
     """The correspondence cannot become a dialog (A3's make-available reports it as an error).
 
-    Raised for a purged correspondence, a Read/Confirmed event without a resolved acting party,
-    or a self-identified recipient without a user name (a3-correspondence.md §1.6, §4.6).
-    The message holds no personal data.
+    Raised for a purged correspondence (`code` `purged`), a Read/Confirmed event without a
+    resolved acting party, or a self-identified recipient without a user name (both
+    `party_not_resolvable`: A3's PartyUrnHelper throws when Register does not know the party,
+    a3-correspondence.md §1.6, §4.6). The message holds no personal data.
     """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class DialogRequest(BaseModel):
@@ -104,7 +112,7 @@ def create_dialog_request(
     c = correspondence
     now = now.astimezone(UTC)
     if c.is_purged:
-        raise MappingError(f"correspondence {c.correspondence_id} is purged")
+        raise MappingError("purged", f"correspondence {c.correspondence_id} is purged")
     # CreateCorrespondenceDialog: createdAt = Created, not after the first Published time;
     # updatedAt = that time clamped to now, and absent without a Published status (then
     # Dialogporten sets it to the time of creation, dialogporten#3849).
@@ -185,8 +193,9 @@ def party_urn(correspondence: A3Correspondence) -> str:
         username = correspondence.recipient_username
         if not username or ":" in username:
             raise MappingError(
+                "party_not_resolvable",
                 f"correspondence {correspondence.correspondence_id}: self-identified "
-                "recipient has no usable user name"
+                "recipient has no usable user name",
             )
         return f"{SELF_IDENTIFIED_PARTY_PREFIX}{username}".lower()
     return recipient
@@ -242,8 +251,9 @@ def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
             continue
         if not event.party_urn:
             raise MappingError(
+                "party_not_resolvable",
                 f"correspondence {c.correspondence_id}: the party of the first "
-                f"{status.name.lower()} event is not resolved"
+                f"{status.name.lower()} event is not resolved",
             )
         at = _utc(event.status_changed)
         activities.append(

@@ -5,13 +5,20 @@
 1. claims migrated, not yet available elements of the services marked ready
    (`settings.ready_services`), cut-over year first, newest first, then each earlier year
    (`exposure.selection`);
-2. asks A3 to make them available in list mode (`exposure.clients`), `expose_batch_size` ids
+2. fails at once, without a request, each element real A3 would not make available
+   (`exposure.expected.preflight`: `party_not_resolvable`, `purged`, `dialog_title_too_long`,
+   `dialog_text_too_long`), counted as `blocked`;
+3. asks A3 to make them available in list mode (`exposure.clients`), `expose_batch_size` ids
    per request and at most `concurrency` requests in flight; 429/5xx are retried honouring
    `Retry-After`; an item answered with `ok: false` or an empty dialog id is a failure and is
    re-sent (tenacity, `max_attempts` tries in this run, then later runs until the element has
    failed `max_attempts` times in all, when it becomes `failed`);
-3. records `dialog_id`, `available_at` and state `available` in `flytt.element_state`;
-4. verifies each newly available element's dialog in Dialogporten (`exposure.verify`).
+4. records `dialog_id`, `available_at` and state `available` in `flytt.element_state`;
+5. verifies each newly available element's dialog in Dialogporten (`exposure.verify`).
+
+One element's failure never stops the others: an answer that cannot be used, or an error
+raised while handling one request, counts as a failed attempt of that request's elements
+(`unexpected_error`), and the run goes on.
 
 Re-running is safe: A3 returns the existing dialog id for an element that already has one, and
 only `migrated` elements are selected, so a second run creates no dialog.
@@ -35,15 +42,18 @@ from tenacity import (
 
 from exposure import selection
 from exposure.clients import AvailabilityStatus, DialogportenClient, MakeAvailableClient
+from exposure.expected import preflight
 from exposure.verify import verify_available
 from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
+from syncd.marts import describe_error, is_connection_error
 from syncd.maskinporten import MaskinportenClient
 from syncd.retry import A3CallError, element_backoff_seconds
 
 COUNT_KEYS = (
     "selected",
+    "blocked",
     "made_available",
     "retry_later",
     "failed",
@@ -117,13 +127,26 @@ class _Exposer:
         except A3CallError as exc:
             for a3_id in pending:
                 failure[a3_id] = (exc.code, exc.detail)
+        except Exception as exc:  # one request's surprise fails its elements, not the run
+            if is_connection_error(exc):
+                raise
+            for a3_id in pending:
+                failure[a3_id] = ("unexpected_error", describe_error(exc))
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             for a3_id, status in done.items():
                 candidate = by_a3[a3_id]
-                assert status.dialog_id is not None
+                try:
+                    dialog = UUID(str(status.dialog_id))
+                except ValueError:
+                    pending.append(a3_id)
+                    failure[a3_id] = (
+                        "a3_invalid_dialog_id",
+                        "A3 answered a dialog id that is no UUID",
+                    )
+                    continue
                 if selection.mark_available(
-                    conn, self.owner, candidate.a2_correspondence_id, UUID(status.dialog_id), now
+                    conn, self.owner, candidate.a2_correspondence_id, dialog, now
                 ):
                     self.counts["made_available"] += 1
             for a3_id in pending:
@@ -140,6 +163,24 @@ class _Exposer:
                     max_attempts=self.settings.max_attempts,
                 )
                 self.counts["failed" if gave_up else "retry_later"] += 1
+
+    def _without_blocked(self, batch: list[selection.Candidate]) -> list[selection.Candidate]:
+        """`batch` less the elements real A3 would not make available; those fail now."""
+        with self.engine.begin() as conn:
+            blocked = preflight(
+                conn,
+                [(c.a2_correspondence_id, c.a3_correspondence_id) for c in batch],
+                now=datetime.now(UTC),
+                correspondence_base_url=self.settings.a3_base_url,
+            )
+            for a2_id, blocker in blocked.items():
+                self.tried.add(a2_id)
+                if selection.mark_blocked(
+                    conn, self.owner, a2_id, blocker.code, redact(blocker.detail)
+                ):
+                    self.counts["blocked"] += 1
+                    self.counts["failed"] += 1
+        return [c for c in batch if c.a2_correspondence_id not in blocked]
 
     async def make_available(self, limit: int | None) -> None:
         services = list(self.settings.ready_services)
@@ -163,7 +204,10 @@ class _Exposer:
                     break
                 self.claimed += len(batch)
                 self.counts["selected"] += len(batch)
+                batch = self._without_blocked(batch)
                 chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
+                if not chunks:
+                    continue
                 await asyncio.gather(*(self._send(chunk) for chunk in chunks))
         finally:
             with self.engine.begin() as conn:
@@ -188,7 +232,8 @@ def run_expose(settings: Settings, warehouse: Warehouse, **options: Any) -> dict
         tokens (MaskinportenClient): token client (default: from settings).
 
     Returns:
-        Counts: `selected`, `made_available`, `retry_later`, `failed`, `not_ready` (migrated
+        Counts: `selected`, `blocked` (failed before any request, see step 2; also counted in
+        `failed`), `made_available`, `retry_later`, `failed`, `not_ready` (migrated
         elements of services not marked ready), `verified`, `dialogs_with_mismatches`,
         `mismatches`, `verify_errors`.
 

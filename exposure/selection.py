@@ -193,6 +193,29 @@ def mark_failed_attempt(
     return row is not None and row.state == "failed"
 
 
+def mark_blocked(conn: sa.Connection, owner: str, a2_id: int, code: str, detail: str) -> bool:
+    """Fail an element at once, without asking A3: its data is such that real A3 would not make
+    it available (`exposure.expected.preflight`), and sending it again would not change that.
+
+    State `failed` with `code` (shown by `flytt report`); `exposure_attempts` is not counted,
+    since no request was made. `flytt migrate --reset ID` starts it over once the A2 data is
+    fixed. Returns False if the lease was lost.
+    """
+    result = conn.execute(
+        sa.text(
+            """
+            update flytt.element_state
+               set state = 'failed', failed_at = now(), last_error_code = :code,
+                   last_error_detail = :detail, next_attempt_at = null,
+                   lease_owner = null, lease_expires_at = null, updated_at = now()
+             where a2_correspondence_id = :id and state = 'migrated' and lease_owner = :owner
+            """
+        ),
+        {"code": code, "detail": detail[:500], "id": a2_id, "owner": owner},
+    )
+    return result.rowcount == 1
+
+
 def release(conn: sa.Connection, owner: str) -> int:
     """Drop every lease `owner` still holds (after an interruption); returns how many."""
     result = conn.execute(

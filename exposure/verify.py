@@ -8,12 +8,14 @@ to `flytt.dialog_check` (one row per element, replaced on re-check) and
 
 Extra fields beyond `exposure.compare`: `dialog` (no dialog found by the lookup),
 `dialogId` (the lookup finds another dialog than the one A3 reported), `expected` (the expected
-dialog could not be computed: `not_in_marts` or `mapping_error`).
+dialog could not be computed: the `exposure.expected.ExpectedUnavailable` code, e.g.
+`not_in_marts` or `unreadable_row`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 from uuid import UUID
@@ -26,7 +28,10 @@ from exposure.dialog import CORRESPONDENCE_LABEL_PREFIX
 from exposure.expected import ExpectedUnavailable, expected_dialogs
 from exposure.selection import unverified
 from flytt.redact import redact
+from syncd.marts import describe_error, is_connection_error
 from syncd.retry import A3CallError
+
+log = logging.getLogger(__name__)
 
 
 async def _check_one(
@@ -53,11 +58,19 @@ async def _guarded(
     gate: asyncio.Semaphore, client: DialogportenClient, row: dict[str, Any], expected: Any
 ) -> tuple[dict[str, Any], tuple[str | None, list[Mismatch]] | None]:
     """`_check_one` under the concurrency gate; None instead of a result when Dialogporten
-    kept failing (the element stays unverified)."""
+    kept failing or its answer for this element could not be compared (the element stays
+    unverified and counts in `verify_errors`; the others go on)."""
     async with gate:
         try:
             return row, await _check_one(client, row, expected)
         except A3CallError:
+            return row, None
+        except Exception as exc:  # one dialog's surprise never stops the verification
+            if is_connection_error(exc):
+                raise
+            log.warning(
+                "verifying element %s failed: %s", row["a2_correspondence_id"], describe_error(exc)
+            )
             return row, None
 
 
