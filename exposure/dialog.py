@@ -11,7 +11,6 @@ clamping) and `a3-correspondence.md` §4.6.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from exposure.model import (
     Notification,
     NotificationChannel,
 )
+from flytt.altinn.uuid7 import deterministic_uuid7
 
 CREATE_DIALOG_PATH = "/api/v1/serviceowner/dialogs"
 CORRESPONDENCE_LABEL_PREFIX = "urn:altinn:correspondence-id:"
@@ -224,17 +224,7 @@ def dialog_id(correspondence_id: UUID, created: datetime, *, now: datetime) -> U
     now_ms = int(now.timestamp() * 1000)
     if ms > now_ms + int(CLOCK_TOLERANCE.total_seconds() * 1000):
         ms = now_ms
-    return uuid7_from(ms, f"{correspondence_id.hex}:{ms}")
-
-
-def uuid7_from(unix_ms: int, seed: str) -> UUID:
-    """A UUIDv7 with timestamp `unix_ms` and the other bits from SHA-256 of `seed`, laid out
-    as CreateDialogRequestMapper.CreateDeterministicUuidV7 does (hex digits of the hash:
-    0-2 → rand_a; the low two bits of digit 3 under the variant `10`; 4-6 and 7-18 after it)."""
-    h = hashlib.sha256(seed.encode()).hexdigest()
-    ts = f"{max(0, unix_ms) & ((1 << 48) - 1):012x}"
-    variant = (int(h[3], 16) & 0x3) | 0x8
-    return UUID(f"{ts[:8]}-{ts[8:12]}-7{h[:3]}-{variant:x}{h[4:7]}-{h[7:19]}")
+    return deterministic_uuid7(ms, f"{correspondence_id.hex}:{ms}")
 
 
 def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
@@ -306,7 +296,7 @@ def _activities(c: A3Correspondence, *, now: datetime) -> list[dict[str, Any]]:
 
 def _activity_id(c: A3Correspondence, kind: str, index: int, at: datetime) -> UUID:
     ms = int(at.timestamp() * 1000)
-    return uuid7_from(ms, f"{c.correspondence_id.hex}:{kind}:{index}:{ms}")
+    return deterministic_uuid7(ms, f"{c.correspondence_id.hex}:{kind}:{index}:{ms}")
 
 
 def _representative(urn: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
-"""The deterministic UUIDv7 helper: RFC 9562 §5.7 layout, the same id for the same input, and
-bit for bit the ids the dialog mapping has produced so far (dialogs already in Dialogporten
-keep their ids when the mapping switches to the helper)."""
+"""The deterministic UUIDv7 helper: RFC 9562 §5.7 layout, the same id for the same input, and bit
+for bit the dialog ids real A3 gives migrated correspondences, as the A3 replica computes them
+from its own transcription of `CreateDialogRequestMapper.CreateDeterministicUuidV7`."""
 
 from __future__ import annotations
 
@@ -10,28 +10,30 @@ from uuid import UUID, uuid4
 import pytest
 
 from flytt.altinn.uuid7 import deterministic_uuid7, unix_ms, uuid7_unix_ms
+from sandbox.a3.dialog_mapper import deterministic_dialog_id
 
 
 @pytest.mark.parametrize(
-    ("ms", "seed", "expected"),
+    ("correspondence_id", "created"),
     [
-        (
-            1700000000123,
-            "0190b6c2-0000-7000-8000-000000000001:1700000000123",
-            "018bcfe5-687b-71c1-a8ba-504e239af81b",
-        ),
-        (0, "", "00000000-0000-7e3b-8311-0a63f070526b"),
-        ((1 << 48) + 5, "x:notification:2:5", "00000000-0005-76ba-b606-404b5bdb8697"),
-        (
-            1735689600000,
-            "abc:CorrespondenceOpened:0:1735689600000",
-            "01941f29-7c00-7fc2-b341-c51d035a8a6b",
-        ),
+        (UUID("0190b6c2-0000-7000-8000-000000000001"), datetime(2024, 7, 1, tzinfo=UTC)),
+        (UUID("5b1e4a2c-9d3f-4e8a-b1c2-0d9e8f7a6b5c"), datetime(2019, 3, 4, 5, 6, 7, tzinfo=UTC)),
+        (UUID("00000000-0000-4000-8000-000000000000"), datetime(1970, 1, 1, tzinfo=UTC)),
+        (UUID("0193a1b2-c3d4-7e5f-9a0b-1c2d3e4f5a6b"), datetime(2024, 12, 10, tzinfo=UTC)),
     ],
 )
-def test_ids_are_the_ones_the_dialog_mapping_has_made(ms: int, seed: str, expected: str) -> None:
-    # expected values: exposure.dialog.uuid7_from at the commit that introduced this helper
-    assert str(deterministic_uuid7(ms, seed)) == expected
+def test_dialog_ids_are_the_ones_a3_gives(correspondence_id: UUID, created: datetime) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ms = uuid7_unix_ms(correspondence_id) or unix_ms(created)
+    mine = deterministic_uuid7(ms, f"{correspondence_id.hex}:{ms}")
+    assert mine == deterministic_dialog_id(correspondence_id, created, now)
+
+
+def test_a_known_id_laid_out_by_hand() -> None:
+    # 1700000000123 ms = 0x018bcfe5687b; SHA-256("abc:1700000000123") = c5bf25b5a362f5ee07dc…:
+    # rand_a "c5b", digit 3 "f" -> (0xf & 0x3) | 0x8 = "b", then "25b" and "5a362f5ee07d"
+    value = deterministic_uuid7(1700000000123, "abc:1700000000123")
+    assert str(value) == "018bcfe5-687b-7c5b-b25b-5a362f5ee07d"
 
 
 def test_layout_is_a_big_endian_uuid7_with_the_given_millisecond_timestamp() -> None:
