@@ -19,6 +19,16 @@ Change cursors: §8 has none, but incremental loading needs one. Every mutable t
 gets `row_version bigint` **[inferred]**: a database-wide, monotonically increasing number that
 changes on every insert and update (SQL Server `rowversion` cast to `bigint`; the sandbox
 maintains it itself). Append-only tables are read on their growing id.
+
+Late commits: both cursors are assigned when a row is *written*, not when its transaction
+commits (SQL Server hands out `rowversion` and identity values at write time). A transaction
+that stays open while others commit therefore becomes visible with a cursor value *below* the
+high-water mark of an earlier load, and a plain incremental read never sees it (dlt-hub/dlt#2269;
+elt-practice §3 P6, measured in §6.5). Every table therefore re-reads a lag window below its
+high-water mark on each load: `MUTABLE_LAG` row versions on mutable tables, `APPEND_ONLY_LAG`
+ids on append-only (event) tables. The loader merges on the primary key and drops re-read rows
+that `a2_raw` already holds unchanged, so the window costs a bounded re-read and never doubles
+a row or rewrites it.
 """
 
 from __future__ import annotations
@@ -815,6 +825,17 @@ a2_migration_service_config = _table(
 # --- load contracts -------------------------------------------------------------------------
 CursorPolicy = Literal["raise", "include", "exclude"]
 
+MUTABLE_LAG = 100_000
+"""Default lag of a mutable table, in `row_version` units. `rowversion` is database-wide: one
+value per row written anywhere in the database, so the window must cover every write that can
+happen while the longest A2 write transaction is open (100 000 ≈ 100 s at 1 000 row writes
+per second). Raise it in the table map for a busier server."""
+
+APPEND_ONLY_LAG = 10_000
+"""Default lag of an append-only (event) table, in ids of that table: identity values are
+per table, so the window covers the inserts into this table alone while a transaction is open
+(10 000 ≈ 100 s at 100 events per second)."""
+
 
 @dataclass(frozen=True)
 class LoadContract:
@@ -828,8 +849,13 @@ class LoadContract:
         mutable: True when A2 updates rows after insert (cursor `row_version`).
         write_disposition: always `merge` on `primary_key`, so re-reads (lag, NULL cursors,
             interrupted runs) never double a row.
-        lag: how far back (in cursor units) each run re-reads, for rows that commit late with an
-            older cursor value (P6). 0 = none; raise it in the table map for a busy live source.
+        lag: how far back (in cursor units) each run re-reads below the high-water mark, for
+            rows that commit late with an older cursor value (elt-practice §3 P6,
+            dlt-hub/dlt#2269): `MUTABLE_LAG` on mutable tables, `APPEND_ONLY_LAG` on append-only
+            ones (see their docstrings for the reasoning). Re-read rows are merged on the
+            primary key and the loader skips those `a2_raw` already holds with the same cursor
+            value, so nothing is doubled. 0 turns the window off (late rows are then lost);
+            the table map can override it per table.
         null_cursor: dlt `on_cursor_value_missing`: `include` re-reads NULL-cursor rows on every
             run (merge keeps that idempotent) rather than dropping them (P8).
         binary_columns: never loaded; replaced by `<col>_md5` (hex) and `<col>_length` (bytes)
@@ -844,7 +870,7 @@ class LoadContract:
     cursor: str
     mutable: bool
     write_disposition: Literal["merge"] = "merge"
-    lag: int = 0
+    lag: int = APPEND_ONLY_LAG
     null_cursor: CursorPolicy = "include"
     binary_columns: tuple[str, ...] = ()
     chunk_size: int = 50_000
@@ -864,6 +890,7 @@ def _contract(table: sa.Table, **kw: object) -> LoadContract:
     pk = tuple(c.name for c in table.primary_key.columns)
     mutable = "row_version" in table.c
     cursor = "row_version" if mutable else pk[0]
+    kw.setdefault("lag", MUTABLE_LAG if mutable else APPEND_ONLY_LAG)
     return LoadContract(table=table.name, primary_key=pk, cursor=cursor, mutable=mutable, **kw)  # type: ignore[arg-type]
 
 

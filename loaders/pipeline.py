@@ -9,9 +9,12 @@ map (`loaders/table_map.py`):
   `<col>_length` computed in the source (attachment bytes never reach the warehouse;
   elt-practice §3 P4, §6.6).
 * Incremental on the table's cursor (`row_version` or the growing id) with dlt's default closed
-  range: rows that share the last cursor value are re-read and de-duplicated by their hashes,
-  so they are neither lost nor doubled (elt-practice §3 P7, §6.5); an optional `lag` re-reads a
-  window for late commits (P6); NULL cursors are included and merged (P8).
+  range, and a default `lag` window (`loaders/contract.py`: A2 assigns rowversion and identity
+  values at write, not commit, so rows commit late below the high-water mark; elt-practice §3
+  P6, dlt-hub/dlt#2269): every load re-reads the window, merges on the primary key, and skips
+  rows `a2_raw` already holds with the same key and cursor, so late rows are neither lost nor
+  doubled and unchanged rows are not rewritten (P7, §6.5); NULL cursors are included and
+  merged (P8).
 * Write disposition `merge` on the primary key, so every re-read is idempotent.
 * Every contract table exists in `a2_raw` after a load, empty or not: a table the destination
   lacks gets a schema-only resource (`schema_resource`) with the contract's column hints.
@@ -27,12 +30,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import dlt
+import pyarrow as pa
 import sqlalchemy as sa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.schema.typing import TColumnSchema
+from dlt.extract.items_transform import MapItem
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.sql_database import TableBackend, sql_table
 from dlt.sources.sql_database.schema_types import table_to_columns
@@ -123,13 +128,84 @@ def contract_view(physical: sa.Table, contract: LoadContract, mapping: TableMapp
     return sa.select(*items).subquery(contract.table)
 
 
+def effective_lag(contract: LoadContract, mapping: TableMapping) -> int:
+    """The late-commit window of one table, in cursor units: the table map's `lag`, else the
+    load contract's default (`loaders.contract.MUTABLE_LAG` / `APPEND_ONLY_LAG`)."""
+    return mapping.lag if mapping.lag is not None else contract.lag
+
+
+def loaded_window(warehouse: Warehouse, contract: LoadContract, lag: int) -> set[tuple[str, ...]]:
+    """`(primary key..., cursor)` of the rows `a2_raw` already holds inside the lag window.
+
+    The window is the one dlt re-reads (`cursor >= last value - lag`; dlt docs
+    general-usage/incremental/lag.md), measured on `a2_raw` itself. Values are compared as text.
+    An index on the cursor (created here if missing) keeps the query O(window), not O(history).
+    Empty when `lag` is 0 or the table does not exist yet.
+    """
+    if not lag or contract.table in missing_raw_tables(warehouse):
+        return set()
+    table = f'{RAW_SCHEMA}."{contract.table}"'
+    keys = ", ".join(f'"{c}"' for c in (*contract.primary_key, contract.cursor))
+    cursor = f'"{contract.cursor}"'
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f'create index if not exists "{contract.table}__{contract.cursor}__flytt_load_idx" '
+                f"on {table} ({cursor})"
+            )
+        )
+        rows = conn.execute(
+            sa.text(
+                f"select {keys} from {table} "
+                f"where {cursor} >= (select max({cursor}) from {table}) - :lag"
+            ),
+            {"lag": lag},
+        ).all()
+    return {tuple(str(v) for v in row) for row in rows}
+
+
+class AfterIncremental(MapItem):
+    """A dlt map step placed after the resource's incremental step.
+
+    dlt keeps its incremental transform at the end of a resource's pipe (placement affinity 1)
+    and re-appends it when deferred reflection sets it at extract time, so a plain `add_map`
+    runs *before* it. A step that drops rows before the incremental hides them from its
+    `last_value`: after dropping the re-read top of the lag window, the state would fall back to
+    the highest row that passed, and every later load would re-read the whole table. Affinity
+    1.05 puts this step right behind the incremental (dlt's own `LimitItem` uses 1.1).
+    """
+
+    placement_affinity: ClassVar[float] = 1.05
+
+
+def _drop_unchanged(contract: LoadContract, known: set[tuple[str, ...]]) -> Callable[[Any], Any]:
+    """A dlt map step that drops re-read rows whose `(primary key, cursor)` is in `known`, so the
+    lag window neither re-merges unchanged rows (a new `_dlt_load_id` would make every dbt
+    incremental mart rebuild them) nor counts them as loaded. A late-committed row or an update
+    has a key/cursor pair `a2_raw` does not hold and passes; NULL cursors always pass."""
+    columns = (*contract.primary_key, contract.cursor)
+
+    def drop(item: Any) -> Any:
+        if not known or not hasattr(item, "num_rows") or item.num_rows == 0:
+            return item
+        values = [item.column(c).to_pylist() for c in columns]
+        keep = [tuple(str(v) for v in row) not in known for row in zip(*values, strict=True)]
+        if all(keep):
+            return item
+        kept = item.filter(pa.array(keep))
+        return kept if kept.num_rows else None
+
+    return drop
+
+
 def _resource(
     engine: Engine,
     contract: LoadContract,
     mapping: TableMapping,
     counter: Callable[[str, int], None],
+    known: set[tuple[str, ...]],
 ) -> Any:
-    lag = mapping.lag if mapping.lag is not None else contract.lag
+    lag = effective_lag(contract, mapping)
     incremental: dlt.sources.incremental[Any] = dlt.sources.incremental(
         contract.cursor,
         lag=lag or None,
@@ -161,19 +237,37 @@ def _resource(
         counter(contract.table, rows)
         return item
 
-    return resource.add_map(count)
+    return resource.add_step(AfterIncremental(_drop_unchanged(contract, known))).add_step(
+        AfterIncremental(count)
+    )
 
 
 def source_resources(
-    engine: Engine, table_map: TableMap, counter: Callable[[str, int], None] | None = None
+    engine: Engine,
+    table_map: TableMap,
+    counter: Callable[[str, int], None] | None = None,
+    warehouse: Warehouse | None = None,
 ) -> list[Any]:
-    """One dlt resource per enabled contract table of `table_map`, reading through `engine`;
-    `counter(table, rows)` is called for every extracted chunk (progress)."""
-    return [
-        _resource(engine, LOAD_CONTRACTS[name], mapping, counter or (lambda _t, _n: None))
-        for name, mapping in table_map.items()
-        if mapping.enabled
-    ]
+    """One dlt resource per enabled contract table of `table_map`, reading through `engine`.
+
+    `counter(table, rows)` is called for every extracted chunk (progress). With `warehouse`,
+    rows of the lag window that its `a2_raw` already holds unchanged are skipped
+    (`loaded_window`); without it they are re-merged (still never doubled).
+    """
+    resources = []
+    for name, mapping in table_map.items():
+        if not mapping.enabled:
+            continue
+        contract = LOAD_CONTRACTS[name]
+        known = (
+            loaded_window(warehouse, contract, effective_lag(contract, mapping))
+            if warehouse is not None
+            else set()
+        )
+        resources.append(
+            _resource(engine, contract, mapping, counter or (lambda _t, _n: None), known)
+        )
+    return resources
 
 
 DLT_COLUMNS: dict[str, TColumnSchema] = {
@@ -298,7 +392,7 @@ def run_load(settings: Settings, warehouse: Warehouse) -> dict[str, int]:
                     tasks[table] = bar.add_task(f"extract {table}", total=None)
                 bar.update(tasks[table], advance=rows)
 
-            resources = source_resources(engine, table_map, counter)
+            resources = source_resources(engine, table_map, counter, warehouse)
             # every contract table exists in a2_raw after a load, with rows or without
             resources += [
                 schema_resource(LOAD_CONTRACTS[name]) for name in missing_raw_tables(warehouse)

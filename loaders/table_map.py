@@ -14,6 +14,13 @@ a2_correspondence:
 a2_sdp_letter:
   enabled: false                  # tables can be switched off
 ```
+
+`lag` overrides the table's late-commit window (cursor units below the high-water mark that each
+load re-reads; defaults in `loaders/contract.py`: `MUTABLE_LAG` row versions on mutable tables,
+`APPEND_ONLY_LAG` ids on append-only ones). A2 assigns `rowversion` and identity values when a
+row is written, not when its transaction commits, so a row can become visible below the mark
+of an earlier load (dlt-hub/dlt#2269; elt-practice §3 P6). Raise it for a source whose write
+transactions stay open longer; `lag: 0` loses such rows.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ class TableMapping(BaseModel):
     table: str | None = Field(None, description="Physical table or view; default: contract name.")
     db_schema: str | None = Field(None, alias="schema", description="Physical schema, if any.")
     columns: dict[str, str] = Field(default_factory=dict, description="contract → physical.")
-    lag: int | None = Field(None, ge=0, description="Overrides the load contract's lag.")
+    lag: int | None = Field(
+        None, ge=0, description="Overrides the load contract's late-commit window (cursor units)."
+    )
     enabled: bool = Field(True, description="False: the table is not loaded.")
 
     def physical_column(self, name: str) -> str:
