@@ -99,6 +99,18 @@ class MakeAvailable:
             )
         if request is None:
             raise LookupError(f"Correspondence {corr_id} not found")
+        # DialogportenService.CreateCorrespondenceDialogForMigratedCorrespondence stores the
+        # activity idempotency keys (CreateIdempotencyKeysForCorrespondence) before it calls
+        # Dialogporten, so they stay even when Dialogporten refuses the dialog and a retry
+        # reuses the same activity ids (src/Altinn.Correspondence.Integrations/Dialogporten/
+        # DialogportenService.cs at 9f4c2ef8^).
+        if request.idempotency_keys:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    pg_insert(t.idempotency_keys)
+                    .values(request.idempotency_keys)
+                    .on_conflict_do_nothing()
+                )
         response = httpx.post(
             self.dialogporten_base_url.rstrip("/") + request.path,
             params=request.params,
@@ -131,13 +143,6 @@ class MakeAvailable:
                 .where(t.correspondences.c.Id == corr_id)
                 .values(IsMigrating=False)
             )
-            # DialogportenService.CreateIdempotencyKeysForCorrespondence: activity ids are kept.
-            if request.idempotency_keys:
-                conn.execute(
-                    pg_insert(t.idempotency_keys)
-                    .values(request.idempotency_keys)
-                    .on_conflict_do_nothing()
-                )
             # BuildForwardingActivity persists the activity id on the forwarding event.
             for event_id, activity_id in request.forwarding_activity_ids.items():
                 conn.execute(

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from exposure.expose import run_expose
 from flytt.report import collect_report
 from flytt.warehouse import Warehouse
+from sandbox.a3 import tables as a3_tables
 from tests.exposure.world import World, _migrate, party_uuid, world
 
 MART_TABLES = (
@@ -205,6 +206,17 @@ def test_the_replica_refuses_what_the_preflight_blocks(
         too_long = _ask_a3(w, 101)
         assert too_long["ok"] is True and not too_long["dialogId"]
         assert len(w.dialogporten.store) == 0
+        # like real A3, the replica stored the activity idempotency keys before it called
+        # Dialogporten, so they outlive the refusal (a retry reuses the same activity ids)
+        with w.warehouse.engine.connect() as conn:
+            keys = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(a3_tables.idempotency_keys)
+                .where(
+                    a3_tables.idempotency_keys.c.CorrespondenceId == too_long["correspondenceId"]
+                )
+            ).scalar_one()
+        assert keys == 1  # the Opened key; no Confirmed key without IsConfirmationNeeded
 
 
 def test_report_shows_where_a3s_own_mapping_differs_from_the_expected_dialog(
