@@ -35,7 +35,8 @@ def run_demo(size: int, seed: int) -> None:
     """
     from flytt.control import upgrade
     from flytt.control.runs import recorded_run
-    from flytt.report import collect_report, print_report
+    from flytt.pipeline import collect_report
+    from flytt.report import print_report
     from flytt.warehouse import resolve_warehouse
 
     settings = load_settings()
@@ -43,11 +44,8 @@ def run_demo(size: int, seed: int) -> None:
     upgrade(warehouse)
     out.print(f"Warehouse: {warehouse.describe()}")
 
-    from exposure.expose import run_expose
-    from flytt.build import run_build
-    from loaders.pipeline import run_load
+    from flytt.pipeline import run_build, run_expose, run_load, run_migrate
     from sandbox.a2.generate import generate_a2
-    from syncd.delivery import run_migrate
 
     with _replicas(settings) as live:
         steps: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
