@@ -1,7 +1,7 @@
 """Benchmark: correspondences/s that `flytt migrate` delivers to the A3 replica at a given
 concurrency, next to the replica's own ceiling measured by a trivial client in the same run.
 
-    python -m syncd.benchmark --elements 3000 --concurrency 8
+    python -m benchmarks.migrate --elements 3000 --concurrency 8
 
 What it does, on the warehouse server of the current settings (embedded by default):
 
@@ -211,7 +211,7 @@ def run_benchmark(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: `python -m syncd.benchmark [--elements N] [--concurrency C]`."""
+    """Command line: `python -m benchmarks.migrate [--elements N] [--concurrency C]`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--elements", type=int, default=3000, help="synthetic correspondences")
     parser.add_argument("--concurrency", type=int, default=8, help="parallel requests")

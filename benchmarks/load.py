@@ -1,6 +1,6 @@
 """Benchmark `flytt load` against PostgreSQL COPY of the same rows (issue #3).
 
-    .venv/bin/python -m loaders.benchmark --size 1000000
+    .venv/bin/python -m benchmarks.load --size 1000000
 
 1. Generates (or reuses) a sandbox A2 SQLite database of `--size` correspondences in
    `<data-dir>/bench` (default data dir: `.flytt`).
