@@ -194,10 +194,10 @@ def docs(
     ] = 8080,
 ) -> None:
     """Generate dbt docs (the A2 → A3 mapping review) and serve them on localhost."""
-    from flytt.dbt import PROJECT_DIR
+    from flytt.dbt import TARGET_DIR
     from flytt.docs import bind_docs_server, generate_docs, serve_docs
 
-    server = bind_docs_server(PROJECT_DIR / "target", port) if serve else None
+    server = bind_docs_server(TARGET_DIR, port) if serve else None
     _, warehouse = _open()
     site = generate_docs(warehouse)
     out.print(f"dbt docs generated in {site}")

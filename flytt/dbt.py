@@ -19,7 +19,23 @@ from typing import Any
 from flytt.errors import UserError
 from flytt.warehouse import Warehouse
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+PROJECT_DIR = (Path(__file__).resolve().parent / "dbt_project").resolve()
+"""The dbt project. `flytt/dbt_project` is a symlink to the checkout's top-level `dbt_project/`,
+and a wheel ships the files themselves there, so an installed flytt finds its project too."""
+
+
+def _target_dir() -> Path:
+    """Where dbt writes its build output (`target/`): inside the project when it is writable (a
+    checkout, where data engineers look for it), else under the user's cache directory
+    (`$XDG_CACHE_HOME/flytt/dbt-target`, default `~/.cache/...`) for a read-only install."""
+    if os.access(PROJECT_DIR, os.W_OK):
+        return PROJECT_DIR / "target"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "flytt" / "dbt-target"
+
+
+TARGET_DIR = _target_dir()
+"""dbt's `target/` (manifest, catalog, docs site) for this installation."""
 _LOCK = threading.Lock()
 
 
@@ -54,6 +70,8 @@ def dbt_env(warehouse: Warehouse) -> dict[str, str]:
         "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false",
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
+        "DBT_TARGET_PATH": str(TARGET_DIR),
+        "DBT_LOG_PATH": str(TARGET_DIR.parent / "logs"),
     }
 
 

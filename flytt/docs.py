@@ -8,7 +8,7 @@ import http.server
 from pathlib import Path
 
 from flytt.console import out
-from flytt.dbt import PROJECT_DIR, run_dbt
+from flytt.dbt import TARGET_DIR, run_dbt
 from flytt.errors import UserError
 from flytt.warehouse import Warehouse
 
@@ -29,7 +29,7 @@ def generate_docs(warehouse: Warehouse, target_dir: Path | None = None) -> Path:
     Raises:
         UserError: dbt could not generate the site (message says why).
     """
-    site = target_dir or PROJECT_DIR / "target"
+    site = target_dir or TARGET_DIR
     args = ["docs", "generate"]
     if target_dir is not None:
         args += ["--target-path", str(target_dir)]
