@@ -93,5 +93,5 @@ def test_a_non_editable_install_runs_flytt_build(
     )  # fmt: skip
     assert built.returncode == 0, (built.stdout[-3000:], built.stderr[-3000:])
     with fresh_warehouse.engine.connect() as conn:
-        mapped = conn.execute(sa.text("select count(*) from a3.correspondences")).scalar_one()
+        mapped: int = conn.execute(sa.text("select count(*) from a3.correspondences")).scalar_one()
     assert mapped > 0
