@@ -21,8 +21,8 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck sqllint pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check flytt loaders syncd exposure sandbox tests
-	$(BIN)/ruff format --check flytt loaders syncd exposure sandbox tests
+	$(BIN)/ruff check flytt loaders syncd exposure sandbox benchmarks tests
+	$(BIN)/ruff format --check flytt loaders syncd exposure sandbox benchmarks tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
