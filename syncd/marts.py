@@ -1,8 +1,9 @@
 """Read the `a3` marts for a batch of elements (one query per mart, `= any(:ids)`).
 
 Cost is proportional to the batch, not to the warehouse (DESIGN §5): every mart is filtered on
-`altinn2_correspondence_id`, which the dbt models index. Column names are the marts' own
-(`dbt_project/models/marts/`); rows are returned as plain dicts.
+`altinn2_correspondence_id`, which the dbt models index. Every mart read here exists and has
+the columns its enforced dbt contract declares (`dbt_project/models/marts/`,
+`syncd.mart_schema`); rows are returned as plain dicts keyed by those column names.
 
 `fetch_readable` is what delivery uses: one element whose rows cannot be read (a value Python
 cannot hold, a database error its row triggers) is set aside with a detail instead of failing
@@ -37,7 +38,9 @@ _CHILD_MARTS = {
 
 
 def relation_exists(conn: sa.Connection, name: str) -> bool:
-    """True when `a3.<name>` (table or view) exists."""
+    """True when `a3.<name>` (table or view) exists, i.e. `flytt build` has built it: for the
+    "run `flytt build` first" check, not to guess which marts or columns there are (every mart
+    of the dbt contract exists once the project is built; `syncd.mart_schema` lists them)."""
     return bool(
         conn.execute(
             sa.text("select to_regclass(:n) is not null"), {"n": f"{SCHEMA}.{name}"}
@@ -52,6 +55,13 @@ def _rows(conn: sa.Connection, sql: str, ids: Sequence[int]) -> list[dict[str, A
 def fetch_elements(conn: sa.Connection, ids: Sequence[int]) -> dict[int, ElementRows]:
     """All mart rows of the elements `ids`, keyed by A2 id (every id gets an entry; a missing
     correspondence row leaves `correspondence` None, which `guard` reports).
+
+    Args:
+        conn: an open connection to the warehouse (the `a3` marts must be built).
+        ids: A2 correspondence ids.
+
+    Returns:
+        One `ElementRows` per id, its rows as dicts keyed by the contract column names.
 
     Attachments linked in `a3.correspondence_attachments` but missing from `a3.attachments`
     are listed in `unknown_attachment_ids`.
@@ -83,8 +93,6 @@ def fetch_elements(conn: sa.Connection, ids: Sequence[int]) -> dict[int, Element
         elif attachment_id(row) not in {attachment_id(a) for a in element.attachments}:
             element.attachments.append(row)
     for attr, mart in _CHILD_MARTS.items():
-        if not relation_exists(conn, mart):
-            continue
         for row in _rows(conn, f"select * from {SCHEMA}.{mart} where {KEY} = any(:ids)", ids):
             getattr(out[int(row[KEY])], attr).append(row)
     return out

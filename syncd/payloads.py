@@ -2,9 +2,11 @@
 crashing payloads away from A3.
 
 Input: the mart rows of one element (`ElementRows`, read by `syncd.marts.fetch_elements`),
-column names as documented in `dbt_project/models/marts/`. Output: the query parameters of
-`POST /migration/attachment` (reference a3-correspondence §1.4) and the JSON body
-`MigrateCorrespondenceExt` of `POST /migration/correspondence` (§1.5.1), with
+read by the one column name the dbt contract declares (`dbt_project/models/marts/`,
+`syncd.mart_schema`; `tests/syncd/test_mart_schema.py` checks every name read is a contract
+column). Output: the query parameters of `POST /migration/attachment` (reference
+a3-correspondence §1.4) and the JSON body `MigrateCorrespondenceExt` of
+`POST /migration/correspondence` (§1.5.1), with
 `IsMigrating: true` and `makeAvailable: false` (exposure is step 5, DESIGN §1).
 
 `guard` lists the reasons an element must not be sent: the 500 crash cases of §1.5.3 ("Other
@@ -51,8 +53,13 @@ Reason = tuple[str, str]
 
 
 def pick(row: Row, *names: str, default: Any = None) -> Any:
-    """The first of `names` that `row` has (mart column spellings vary: `party_uuid` vs
-    `event_user_party_uuid`); `default` when none is present."""
+    """Deprecated: the first of `names` that `row` has, else `default`.
+
+    Mart columns are the dbt contract's (`syncd.mart_schema`), so readers use the one contract
+    name (`row["name"]` or `row.get("name")`); this module no longer calls `pick`. It stays
+    only until its last importers (`syncd.delivery`, `syncd.resource_registry`) read their
+    contract names directly, then it is deleted.
+    """
     for name in names:
         if name in row:
             return row[name]
@@ -116,17 +123,17 @@ class ElementRows:
     @property
     def resource_id(self) -> str | None:
         """The element's A3 resource id (from its correspondence row)."""
-        return None if self.correspondence is None else pick(self.correspondence, "resource_id")
+        return None if self.correspondence is None else self.correspondence.get("resource_id")
 
 
 def attachment_id(row: Row) -> str:
     """The A2 attachment id of an attachments row, as text (`altinn2AttachmentId` is a string)."""
-    return str(pick(row, "altinn2_attachment_id", "a2_attachment_id", "attachment_id"))
+    return str(row["altinn2_attachment_id"])
 
 
 def attachment_size(row: Row) -> int | None:
     """Byte count of an attachment (mart column `attachment_size`), or None if unknown."""
-    size = pick(row, "attachment_size", "data_length", "size_bytes")
+    size = row.get("attachment_size")
     return None if size is None else int(size)
 
 
@@ -138,22 +145,22 @@ def attachment_params(row: Row) -> dict[str, str]:
     attachment id when A2 has none. `checksum` is the lower-case MD5 the loader computed.
     """
     a2_id = attachment_id(row)
-    reference = _text(pick(row, "senders_reference", "altinn2_senders_reference")) or ""
+    reference = _text(row.get("senders_reference")) or ""
     params: dict[str, str] = {
-        "resourceId": str(pick(row, "resource_id")),
-        "sender": str(pick(row, "sender")),
-        "senderPartyUuid": str(pick(row, "sender_party_uuid", default=None) or ZERO_UUID),
+        "resourceId": str(row.get("resource_id")),
+        "sender": str(row.get("sender")),
+        "senderPartyUuid": str(row.get("sender_party_uuid") or ZERO_UUID),
         "altinn2AttachmentId": a2_id,
         "sendersReference": reference or a2_id,
         "altinn2sendersReference": reference,
     }
     optional: dict[str, str | None] = {
-        "created": iso(pick(row, "created")),
-        "fileName": _text(pick(row, "file_name")),
-        "displayName": _text(pick(row, "display_name")),
-        "checksum": _text(pick(row, "checksum", "data_md5")),
+        "created": iso(row.get("created")),
+        "fileName": _text(row.get("file_name")),
+        "displayName": _text(row.get("display_name")),
+        "checksum": _text(row.get("checksum")),
     }
-    encrypted = pick(row, "is_encrypted")
+    encrypted = row.get("is_encrypted")
     if encrypted is not None:
         optional["isEncrypted"] = "true" if encrypted else "false"
     params.update({k: v for k, v in optional.items() if v is not None and v != ""})
@@ -165,32 +172,32 @@ def attachment_params(row: Row) -> dict[str, str]:
 def _status_events(rows: ElementRows) -> list[dict[str, Any]]:
     events: list[tuple[str, int, dict[str, Any]]] = []
     for e in rows.status_events:
-        status = int(pick(e, "status"))
-        changed = iso(pick(e, "status_changed"))
+        status = int(e["status"])
+        changed = iso(e.get("status_changed"))
         item: dict[str, Any] = {
             "status": status,
-            "statusText": _text(pick(e, "status_text")) or "",
+            "statusText": _text(e.get("status_text")) or "",
             "statusChanged": changed,
-            "eventUserPartyUuid": _text(pick(e, "event_user_party_uuid", "party_uuid")),
+            "eventUserPartyUuid": _text(e.get("party_uuid")),
         }
-        user = pick(e, "event_user_uuid")
+        user = e.get("event_user_uuid")
         if user is not None:
             item["eventUserUuid"] = str(user)
         events.append((changed or "", status, item))
     for d in rows.delete_events:
-        raw = pick(d, "event_type")
-        code = pick(d, "migration_status", "status")
+        raw = d["event_type"]
+        code = d.get("migration_status")
         status = int(code) if code is not None else DELETE_EVENT_STATUS[int(raw)]
-        changed = iso(pick(d, "event_occurred", "status_changed"))
+        changed = iso(d.get("event_occurred"))
         events.append(
             (
                 changed or "",
                 status,
                 {
                     "status": status,
-                    "statusText": _text(pick(d, "status_text")) or "",
+                    "statusText": "",
                     "statusChanged": changed,
-                    "eventUserPartyUuid": _text(pick(d, "party_uuid", "event_user_party_uuid")),
+                    "eventUserPartyUuid": _text(d.get("party_uuid")),
                 },
             )
         )
@@ -203,31 +210,31 @@ def _status_events(rows: ElementRows) -> list[dict[str, Any]]:
 def _notifications(rows: ElementRows) -> list[dict[str, Any]]:
     return [
         {
-            "notificationChannel": int(pick(n, "notification_channel")),
-            "notificationSent": iso(pick(n, "notification_sent")),
-            "altinn2NotificationId": int(pick(n, "altinn2_notification_id")),
-            "notificationAddress": str(pick(n, "notification_address")),
-            "isReminder": bool(pick(n, "is_reminder")),
+            "notificationChannel": int(n["notification_channel"]),
+            "notificationSent": iso(n.get("notification_sent")),
+            "altinn2NotificationId": int(n["altinn2_notification_id"]),
+            "notificationAddress": str(n.get("notification_address")),
+            "isReminder": bool(n.get("is_reminder")),
         }
-        for n in sorted(rows.notifications, key=lambda n: iso(pick(n, "notification_sent")) or "")
+        for n in sorted(rows.notifications, key=lambda n: iso(n.get("notification_sent")) or "")
     ]
 
 
 def _forwarding(rows: ElementRows) -> list[dict[str, Any]]:
     out = []
-    for f in sorted(rows.forwarding_events, key=lambda f: iso(pick(f, "forwarded_on_date")) or ""):
+    for f in sorted(rows.forwarding_events, key=lambda f: iso(f.get("forwarded_on_date")) or ""):
         item: dict[str, Any] = {
-            "forwardedOnDate": iso(pick(f, "forwarded_on_date")),
-            "forwardedByPartyUuid": _text(pick(f, "forwarded_by_party_uuid")),
-            "forwardedByUserId": int(pick(f, "forwarded_by_user_id") or 0),
-            "forwardedByUserUuid": _text(pick(f, "forwarded_by_user_uuid")) or ZERO_UUID,
+            "forwardedOnDate": iso(f.get("forwarded_on_date")),
+            "forwardedByPartyUuid": _text(f.get("forwarded_by_party_uuid")),
+            "forwardedByUserId": int(f.get("forwarded_by_user_id") or 0),
+            "forwardedByUserUuid": _text(f.get("forwarded_by_user_uuid")) or ZERO_UUID,
         }
         optional = {
-            "forwardedToUserId": pick(f, "forwarded_to_user_id"),
-            "forwardedToUserUuid": _text(pick(f, "forwarded_to_user_uuid")),
-            "forwardingText": _text(pick(f, "forwarding_text")),
-            "forwardedToEmail": _text(pick(f, "forwarded_to_email", "forwarded_to_email_address")),
-            "mailboxSupplier": _text(pick(f, "mailbox_supplier")),
+            "forwardedToUserId": f.get("forwarded_to_user_id"),
+            "forwardedToUserUuid": _text(f.get("forwarded_to_user_uuid")),
+            "forwardingText": _text(f.get("forwarding_text")),
+            "forwardedToEmail": _text(f.get("forwarded_to_email_address")),
+            "mailboxSupplier": _text(f.get("mailbox_supplier")),
         }
         item.update({k: v for k, v in optional.items() if v is not None})
         out.append(item)
@@ -253,43 +260,43 @@ def build_correspondence(rows: ElementRows, attachment_ids: Sequence[uuid.UUID])
     ct = rows.content
     assert c is not None and ct is not None, "guard() must pass before build_correspondence()"
     correspondence: dict[str, Any] = {
-        "resourceId": pick(c, "resource_id"),
-        "sender": pick(c, "sender"),
-        "sendersReference": pick(c, "senders_reference"),
-        "messageSender": _text(pick(c, "message_sender")),
-        "requestedPublishTime": iso(pick(c, "requested_publish_time")),
-        "dueDateTime": iso(pick(c, "due_date_time")),
+        "resourceId": c.get("resource_id"),
+        "sender": c.get("sender"),
+        "sendersReference": c.get("senders_reference"),
+        "messageSender": _text(c.get("message_sender")),
+        "requestedPublishTime": iso(c.get("requested_publish_time")),
+        "dueDateTime": iso(c.get("due_date_time")),
         "content": {
-            "language": str(pick(ct, "language")).lower(),
-            "messageTitle": pick(ct, "message_title"),
+            "language": str(ct.get("language")).lower(),
+            "messageTitle": ct.get("message_title"),
             # the DB column is NOT NULL: send "" rather than null (§1.5.1)
-            "messageSummary": pick(ct, "message_summary") or "",
-            "messageBody": pick(ct, "message_body") or "",
+            "messageSummary": ct.get("message_summary") or "",
+            "messageBody": ct.get("message_body") or "",
         },
         "externalReferences": [
             {
-                "referenceValue": str(pick(r, "reference_value")),
-                "referenceType": int(pick(r, "reference_type")),
+                "referenceValue": str(r.get("reference_value")),
+                "referenceType": int(r["reference_type"]),
             }
             for r in rows.external_references
         ],
-        "propertyList": _property_list(pick(c, "property_list")),
+        "propertyList": _property_list(c.get("property_list")),
         "replyOptions": [
-            {"linkURL": pick(r, "link_url"), "linkText": _text(pick(r, "link_text"))}
+            {"linkURL": r.get("link_url"), "linkText": _text(r.get("link_text"))}
             for r in rows.reply_options
         ],
-        "ignoreReservation": pick(c, "ignore_reservation"),
-        "isConfirmationNeeded": bool(pick(c, "is_confirmation_needed", default=False)),
-        "isConfidential": bool(pick(c, "is_confidential", default=False)),
+        "ignoreReservation": c.get("ignore_reservation"),
+        "isConfirmationNeeded": bool(c.get("is_confirmation_needed", False)),
+        "isConfidential": bool(c.get("is_confidential", False)),
     }
     return {
         "altinn2CorrespondenceId": rows.a2_correspondence_id,
         "IsMigrating": True,
         "makeAvailable": False,
-        "created": iso(pick(c, "created")),
-        "partyId": int(pick(c, "party_id") or 0),
+        "created": iso(c.get("created")),
+        "partyId": int(c.get("party_id") or 0),
         "correspondenceData": {
-            "recipients": [str(pick(c, "recipient"))],
+            "recipients": [str(c.get("recipient"))],
             "existingAttachments": [str(a) for a in attachment_ids],
             "correspondence": correspondence,
         },
@@ -330,27 +337,27 @@ def guard(rows: ElementRows) -> list[Reason]:
         return [("not_in_mapping", "no row in a3.correspondences")]
     if not INT32[0] <= a2_id <= INT32[1]:
         add(("a2_id_out_of_range", "altinn2CorrespondenceId is not a 32-bit integer"))
-    resource = pick(c, "resource_id")
+    resource = c.get("resource_id")
     if _blank(resource) or not RESOURCE_ID.match(str(resource)):
         add(("invalid_resource_id", "resourceId does not match the A3 resource-id pattern"))
-    sender = pick(c, "sender")
+    sender = c.get("sender")
     if _blank(sender):
         add(("missing_sender", "sender is null (A3 answers 500, §1.5.1)"))
     elif not ORG_URN.match(str(sender)):
         add(("invalid_sender", "sender is not an organisation URN or 0192:<orgno>"))
-    if _blank(pick(c, "recipient")):
+    if _blank(c.get("recipient")):
         add(("missing_recipient", "recipients would be empty (A3 answers 500, §1.5.3)"))
-    reference = pick(c, "senders_reference")
+    reference = c.get("senders_reference")
     if _blank(reference):
         add(("missing_senders_reference", "sendersReference is required (1-4096)"))
     elif utf16_length(reference) > 4096:
         add(("text_too_long", "sendersReference is longer than 4096"))
-    if utf16_length(pick(c, "message_sender")) > 255:
+    if utf16_length(c.get("message_sender")) > 255:
         add(("text_too_long", "messageSender is longer than 255"))
-    if pick(c, "requested_publish_time") is None:
+    if c.get("requested_publish_time") is None:
         add(("missing_requested_publish_time", "requestedPublishTime is null (A3 answers 500)"))
     try:
-        props = _property_list(pick(c, "property_list"))
+        props = _property_list(c.get("property_list"))
         if len(props) > 10 or any(len(k) > 50 or len(v) > 300 for k, v in props.items()):
             add(("invalid_property_list", "propertyList exceeds 10 keys / 50 / 300 chars"))
     except TypeError:
@@ -358,14 +365,14 @@ def guard(rows: ElementRows) -> list[Reason]:
     if ct is None:
         add(("missing_content", "no content row (A3 answers 400/1019)"))
     else:
-        title = pick(ct, "message_title")
+        title = ct.get("message_title")
         if _blank(title):
             add(("empty_title", "messageTitle is empty (A3 answers 400, [Required])"))
         elif utf16_length(title) > TITLE_MAX:
             add(
                 ("title_too_long", f"messageTitle has {utf16_length(title)} UTF-16 units (max 255)")
             )
-        summary = pick(ct, "message_summary")
+        summary = ct.get("message_summary")
         if utf16_length(summary) > SUMMARY_MAX:
             add(
                 (
@@ -373,12 +380,12 @@ def guard(rows: ElementRows) -> list[Reason]:
                     f"messageSummary has {utf16_length(summary)} UTF-16 units (max 255)",
                 )
             )
-        body = pick(ct, "message_body")
+        body = ct.get("message_body")
         if _blank(body):
             add(("empty_body", "messageBody is empty (A3 answers 400, [Required])"))
         elif utf16_length(body) > BODY_MAX:
             add(("body_too_long", f"messageBody has {utf16_length(body)} UTF-16 units (max 30000)"))
-        language = pick(ct, "language")
+        language = ct.get("language")
         if _blank(language):
             add(("missing_language", "language is null (A3 answers 500, §1.5.1)"))
         elif str(language).lower() not in LANGUAGES:
@@ -389,17 +396,17 @@ def guard(rows: ElementRows) -> list[Reason]:
         size = attachment_size(att)
         if size is not None and size <= 0:
             add(("empty_attachment", f"attachment {attachment_id(att)} has no bytes (400/2004)"))
-        if _blank(pick(att, "sender")):
+        if _blank(att.get("sender")):
             add(("missing_attachment_sender", f"attachment {attachment_id(att)} has no sender"))
     for e in rows.status_events:
-        if pick(e, "status_changed") is None:
+        if e.get("status_changed") is None:
             add(("missing_event_time", "a status event has no time"))
-        if pick(e, "event_user_party_uuid", "party_uuid") is None:
-            add(("missing_event_party", f"status {pick(e, 'status')} has no acting party"))
+        if e.get("party_uuid") is None:
+            add(("missing_event_party", f"status {e.get('status')} has no acting party"))
     for d in rows.delete_events:
-        if pick(d, "event_occurred", "status_changed") is None:
+        if d.get("event_occurred") is None:
             add(("missing_event_time", "a delete event has no time"))
-        if pick(d, "party_uuid", "event_user_party_uuid") is None:
+        if d.get("party_uuid") is None:
             add(("missing_event_party", "a delete event has no acting party"))
     required = (
         "notification_channel",
@@ -409,16 +416,16 @@ def guard(rows: ElementRows) -> list[Reason]:
     )
     reminders: dict[tuple[Any, ...], set[bool]] = defaultdict(set)
     for n in rows.notifications:
-        if any(pick(n, k) is None for k in required):
+        if any(n.get(k) is None for k in required):
             add(("incomplete_notification", "a notification lacks a required field"))
             continue
         key = (
-            _second(pick(n, "notification_sent")),
-            int(pick(n, "notification_channel")),
-            int(pick(n, "altinn2_notification_id")),
-            str(pick(n, "notification_address")),
+            _second(n.get("notification_sent")),
+            int(n["notification_channel"]),
+            int(n["altinn2_notification_id"]),
+            str(n.get("notification_address")),
         )
-        reminders[key].add(bool(pick(n, "is_reminder")))
+        reminders[key].add(bool(n.get("is_reminder")))
     if any(len(flags) > 1 for flags in reminders.values()):
         add(
             (
@@ -427,16 +434,16 @@ def guard(rows: ElementRows) -> list[Reason]:
             )
         )
     for f in rows.forwarding_events:
-        if pick(f, "forwarded_by_party_uuid") is None or pick(f, "forwarded_on_date") is None:
+        if f.get("forwarded_by_party_uuid") is None or f.get("forwarded_on_date") is None:
             add(("missing_forwarding_party", "a forwarding event lacks its party or date"))
-        if utf16_length(pick(f, "forwarding_text")) > 4000:
+        if utf16_length(f.get("forwarding_text")) > 4000:
             add(("text_too_long", "forwardingText is longer than 4000"))
     refs = rows.external_references
     if len(refs) > 10:
         add(("too_many_external_references", "more than 10 external references"))
-    if any(int(pick(r, "reference_type")) in FORBIDDEN_REFERENCE_TYPES for r in refs):
+    if any(int(r["reference_type"]) in FORBIDDEN_REFERENCE_TYPES for r in refs):
         add(("forbidden_external_reference", "external reference of type 3 or 5"))
-    if any(_blank(pick(r, "link_url")) for r in rows.reply_options):
+    if any(_blank(r.get("link_url")) for r in rows.reply_options):
         add(("missing_reply_link", "a reply option has no linkURL"))
     # one row per code: the quarantine table keeps (entity, id, reason) once
     seen: dict[str, str] = {}

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flytt.warehouse import Warehouse
+from syncd.mart_schema import columns
 
 MART_TABLES = (
     "correspondences",
@@ -28,19 +29,10 @@ MART_TABLES = (
 
 
 def mart_rows(warehouse: Warehouse, table: str) -> list[tuple[Any, ...]]:
-    """All rows of `a3.<table>` as sorted tuples of text (so jsonb, uuid and times compare)."""
+    """All rows of `a3.<table>` as sorted tuples of text (so jsonb, uuid and times compare), one
+    value per column of the mart's dbt contract (`syncd.mart_schema`), in declaration order."""
+    select = ", ".join(f'"{c}"::text' for c in columns(table))
     with warehouse.engine.connect() as conn:
-        columns = [
-            r[0]
-            for r in conn.execute(
-                sa.text(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'a3' and table_name = :t order by ordinal_position"
-                ),
-                {"t": table},
-            )
-        ]
-        select = ", ".join(f'"{c}"::text' for c in columns)
         rows = conn.execute(sa.text(f'select {select} from a3."{table}"')).all()
     return sorted((tuple(r) for r in rows), key=lambda r: tuple("" if v is None else v for v in r))
 

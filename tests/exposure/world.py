@@ -1,8 +1,9 @@
 """A small, deterministic world for end-to-end exposure tests.
 
-Builds, in one warehouse database: the `a3` marts (same tables and column names as
-`dbt_project/models/marts/`) and the party map `flytt` reads for expected dialogs
-(`intermediate.int_recipients_mapped_to_urn`, `staging.stg_a2__parties`); runs the A3 replica
+Builds, in one warehouse database: the `a3` marts (every mart of the dbt contract with its
+columns and types, from `syncd.mart_schema`; the inserts name the columns they fill) and the
+party map `flytt` reads for expected dialogs (`intermediate.int_recipients_mapped_to_urn`,
+`staging.stg_a2__parties`); runs the A3 replica
 (writing into the same database) with the Dialogporten replica behind it; delivers every element
 to A3 through its migration API with the payload delivery builds
 (`syncd.payloads.build_correspondence`) and records the A3 ids in `flytt.element_state`.
@@ -39,6 +40,7 @@ from sandbox.maskinporten.app import create_app as create_maskinporten
 from sandbox.maskinporten.keys import write_client_key
 from sandbox.maskinporten.tokens import TokenVerifier
 from sandbox.serve import serve_in_thread
+from syncd.mart_schema import create_tables_sql
 from syncd.marts import fetch_elements
 from syncd.payloads import build_correspondence
 from tests.conftest import settings_for
@@ -50,35 +52,10 @@ SENDER = "urn:altinn:organization:identifier-no:991825827"
 CLIENT_ID = "flytt-expose-test"
 ZERO = "00000000-0000-0000-0000-000000000000"
 
-DDL = """
+DDL = f"""
 drop schema if exists a3 cascade;
 create schema a3;
-create table a3.correspondences (
-    altinn2_correspondence_id int primary key, resource_id text, recipient text, sender text,
-    senders_reference text, message_sender text, requested_publish_time timestamptz,
-    due_date_time timestamptz, property_list jsonb, ignore_reservation boolean,
-    created timestamptz, is_confirmation_needed boolean, is_confidential boolean, party_id int);
-create table a3.correspondence_contents (
-    altinn2_correspondence_id int primary key, language text, message_title text,
-    message_summary text, message_body text);
-create table a3.attachments (
-    altinn2_attachment_id text primary key, altinn2_correspondence_id int);
-create table a3.correspondence_attachments (
-    altinn2_correspondence_id int, altinn2_attachment_id text, created timestamptz);
-create table a3.correspondence_status_events (
-    altinn2_correspondence_id int, status int, status_text text, status_changed timestamptz,
-    party_uuid uuid, event_user_uuid uuid);
-create table a3.correspondence_delete_events (
-    altinn2_correspondence_id int, event_type int, migration_status int,
-    event_occurred timestamptz, party_uuid uuid);
-create table a3.correspondence_notifications (
-    altinn2_correspondence_id int, altinn2_notification_id int, notification_channel int,
-    notification_address text, notification_sent timestamptz, is_reminder boolean);
-create table a3.correspondence_forwarding_events (
-    altinn2_correspondence_id int, forwarded_on_date timestamptz, forwarded_by_party_uuid uuid,
-    forwarded_by_user_id int, forwarded_by_user_uuid uuid, forwarded_to_user_id int,
-    forwarded_to_user_uuid uuid, forwarding_text text, forwarded_to_email_address text,
-    mailbox_supplier text);
+{create_tables_sql()}
 create schema if not exists intermediate;
 drop table if exists intermediate.int_recipients_mapped_to_urn;
 create table intermediate.int_recipients_mapped_to_urn (
@@ -188,9 +165,12 @@ def _fill(
             )
         conn.execute(
             sa.text(
-                "insert into a3.correspondences values (:id, :res, :recipient, :sender, :ref, "
-                "'Digitaliseringsdirektoratet', :created, :due, :props, null, :created, :confirm, "
-                "false, :id)"
+                "insert into a3.correspondences (altinn2_correspondence_id, resource_id, "
+                "recipient, sender, senders_reference, message_sender, requested_publish_time, "
+                "due_date_time, property_list, ignore_reservation, created, "
+                "is_confirmation_needed, is_confidential, party_id) values (:id, :res, "
+                ":recipient, :sender, :ref, 'Digitaliseringsdirektoratet', :created, :due, "
+                ":props, null, :created, :confirm, false, :id)"
             ),
             {
                 "id": i,
@@ -206,8 +186,9 @@ def _fill(
         )
         conn.execute(
             sa.text(
-                "insert into a3.correspondence_contents values (:id, 'nb', :title, :summary, "
-                "'<p>Hei</p>')"
+                "insert into a3.correspondence_contents (altinn2_correspondence_id, language, "
+                "message_title, message_summary, message_body) values (:id, 'nb', :title, "
+                ":summary, '<p>Hei</p>')"
             ),
             {"id": i, "title": f"Melding {i}", "summary": "<p>Kort <b>sammendrag</b></p>"},
         )
@@ -218,32 +199,40 @@ def _fill(
             events.append((6, created + timedelta(days=2), str(reader_uuid)))
         if i % 9 == 0:
             events.append((9, created + timedelta(days=3), str(reader_uuid)))
-        for status, at, party in events:
+        for status, at, actor in events:
             conn.execute(
                 sa.text(
-                    "insert into a3.correspondence_status_events values "
-                    "(:id, :status, '', :at, :party, null)"
+                    "insert into a3.correspondence_status_events (altinn2_correspondence_id, "
+                    "status, status_text, status_changed, party_uuid, event_user_uuid) "
+                    "values (:id, :status, '', :at, :party, null)"
                 ),
-                {"id": i, "status": status, "at": at, "party": party},
+                {"id": i, "status": status, "at": at, "party": actor},
             )
         if i % 7 == 0:
             conn.execute(
-                sa.text("insert into a3.correspondence_delete_events values (:id, 3, 13, :at, :p)"),
+                sa.text(
+                    "insert into a3.correspondence_delete_events (altinn2_correspondence_id, "
+                    "event_type, migration_status, event_occurred, party_uuid) "
+                    "values (:id, 3, 13, :at, :p)"
+                ),
                 {"id": i, "at": created + timedelta(days=4), "p": str(reader_uuid)},
             )
         if i % 4 == 0:
             conn.execute(
                 sa.text(
-                    "insert into a3.correspondence_notifications values "
-                    "(:id, :id, 0, :address, :at, false)"
+                    "insert into a3.correspondence_notifications (altinn2_correspondence_id, "
+                    "altinn2_notification_id, notification_channel, notification_address, "
+                    "notification_sent, is_reminder) values (:id, :id, 0, :address, :at, false)"
                 ),
                 {"id": i, "address": f"post{i}@example.no", "at": created + timedelta(hours=1)},
             )
         if i % 5 == 0:
             conn.execute(
                 sa.text(
-                    "insert into a3.correspondence_forwarding_events values "
-                    "(:id, :at, :p, 7, null, null, null, 'til info', :to, null)"
+                    "insert into a3.correspondence_forwarding_events (altinn2_correspondence_id, "
+                    "forwarded_on_date, forwarded_by_party_uuid, forwarded_by_user_id, "
+                    "forwarding_text, forwarded_to_email_address) "
+                    "values (:id, :at, :p, 7, 'til info', :to)"
                 ),
                 {
                     "id": i,
