@@ -4,6 +4,12 @@ Maskinporten replica, and settings/environment that point `flytt migrate` at the
 
 The A3 replica writes into the test warehouse database (schema `correspondence`), so tests
 check A3's tables with SQL in the same database.
+
+The database and the replicas are shared by a module, the data is not: every test that uses
+the replicas starts from a clean slate (`clean_slate`): control schema at head and empty, no
+marts, an empty A3 replica and Resource Registry, no faults. It seeds the marts and delivers
+whatever it needs itself, so it passes alone, in any order, and after a test that failed or
+timed out half-way.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from flytt.control import upgrade
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 from sandbox.a3.app import create_app as create_a3
@@ -83,3 +91,40 @@ def replicas(warehouse: Warehouse, module_data_dir: Path) -> Iterator[Replicas]:
         registry = create_registry(warehouse.sqlalchemy_url(), verifier)
         registry_url = stack.enter_context(serve_in_thread(registry))
         yield Replicas(a3_url, registry_url, f"{mp_url}/token", key_file, faults, registry)
+
+
+# The schemas a delivery test writes to: flytt's control schema, the A3 replica's tables and
+# attachment store, the Resource Registry replica's tables.
+STATE_SCHEMAS = ("flytt", "correspondence", "sandbox_storage", "resourceregistry")
+
+
+def clean_slate(warehouse: Warehouse, replicas: Replicas) -> None:
+    """Empty every table a delivery run or the replicas write (keeping the control schema's
+    version), drop the marts (schema `a3`) and switch the A3 faults off with fresh counters."""
+    upgrade(warehouse)
+    with warehouse.engine.begin() as conn:
+        tables = [
+            str(row[0])
+            for row in conn.execute(
+                sa.text(
+                    "select format('%I.%I', table_schema, table_name) "
+                    "from information_schema.tables "
+                    "where table_schema = any(:schemas) and table_type = 'BASE TABLE' "
+                    "and (table_schema, table_name) <> ('flytt', 'alembic_version')"
+                ),
+                {"schemas": list(STATE_SCHEMAS)},
+            )
+        ]
+        listed = ", ".join(tables)
+        if listed:
+            conn.execute(sa.text(f"truncate {listed} restart identity cascade"))
+        conn.execute(sa.text("drop schema if exists a3 cascade"))
+    replicas.a3_faults.off()
+    replicas.a3_faults.stats.clear()
+
+
+@pytest.fixture(autouse=True)
+def _clean_slate_for_replica_tests(request: pytest.FixtureRequest) -> None:
+    """Run `clean_slate` before each test that uses the module's replicas."""
+    if "replicas" in request.fixturenames:
+        clean_slate(request.getfixturevalue("warehouse"), request.getfixturevalue("replicas"))

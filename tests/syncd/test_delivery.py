@@ -1,6 +1,10 @@
 """`flytt migrate` in-process against the A3, Resource Registry and Maskinporten replicas, on
-seeded marts (tests/syncd/seed.py): dry-run, selection (service, limit, newest first), end to
-end with services first, crash cases quarantined, a second run sends nothing, reset."""
+synthetic marts (syncd/synthetic.py): dry-run, selection (service, limit, newest first), end to
+end with services first, crash cases quarantined, a second run sends nothing, reset, A3 or
+Maskinporten refusing the run.
+
+Each test starts from a clean slate (tests/syncd/conftest.py) with freshly seeded marts and
+delivers what it needs before it looks: none relies on what another test delivered."""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from flytt.control import upgrade
 from flytt.errors import UserError
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
@@ -23,11 +26,11 @@ from tests.syncd.conftest import Replicas
 N = 60  # eligible elements, in 3 services of 20
 
 
-@pytest.fixture(scope="module")
-def env(warehouse: Warehouse, module_data_dir: Path, replicas: Replicas) -> Settings:
-    upgrade(warehouse)
+@pytest.fixture()
+def env(warehouse: Warehouse, tmp_path: Path, replicas: Replicas) -> Settings:
+    """Settings for this test, on marts seeded for it alone (nothing delivered yet)."""
     seed.seed_marts(warehouse.engine, N, services=3)
-    return replicas.settings(warehouse, module_data_dir)
+    return replicas.settings(warehouse, tmp_path)
 
 
 def _migrate(settings: Settings, warehouse: Warehouse, **options: Any) -> dict[str, Any]:
@@ -93,12 +96,26 @@ def test_selection_by_service_limit_and_newest_first(env: Settings, warehouse: W
         )
 
 
+def _untouched(warehouse: Warehouse) -> dict[str, Any]:
+    """Elements of the seeded services no run has touched: eligible, no attempt, no lease."""
+    with warehouse.engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "select count(*) filter (where state = 'eligible' and delivery_attempts = 0 "
+                "and lease_owner is null), count(*) filter (where state = 'migrated') "
+                "from flytt.element_state where a2_correspondence_id <= :n"
+            ),
+            {"n": N},
+        ).one()
+    return {"untouched": row[0], "migrated": row[1]}
+
+
 def test_migrate_end_to_end(env: Settings, warehouse: Warehouse, replicas: Replicas) -> None:
     counts = _migrate(env, warehouse)
-    assert counts["delivered"] == N - 2
+    assert counts["delivered"] == N
     assert counts["quarantined"] == len(seed.CRASH_IDS)
     assert counts["failed"] == 0
-    assert counts["services_delivered"] == 2  # service 1 was delivered by the previous run
+    assert counts["services_delivered"] == 3
     with warehouse.engine.connect() as conn:
         assert duplicates(conn) == {"correspondences": 0, "attachments": 0, "statuses": 0}
         a3 = a3_fingerprint(conn)
@@ -161,7 +178,9 @@ def test_migrate_end_to_end(env: Settings, warehouse: Warehouse, replicas: Repli
         )
 
 
-def test_resources_and_policies_reached_the_registry(warehouse: Warehouse) -> None:
+def test_resources_and_policies_reached_the_registry(env: Settings, warehouse: Warehouse) -> None:
+    # services go first: a run that sends one element per service delivers all three
+    assert _migrate(env, warehouse, limit=1)["services_delivered"] == 3
     with warehouse.engine.connect() as conn:
         resources = dict(
             conn.execute(
@@ -190,6 +209,7 @@ def test_resources_and_policies_reached_the_registry(warehouse: Warehouse) -> No
 def test_second_migrate_sends_nothing_new(
     env: Settings, warehouse: Warehouse, replicas: Replicas
 ) -> None:
+    assert _migrate(env, warehouse)["delivered"] == N
     before = _a3_requests(replicas)
     counts = _migrate(env, warehouse)
     assert counts["delivered"] == 0
@@ -201,6 +221,7 @@ def test_second_migrate_sends_nothing_new(
 def test_reset_one_element_then_it_is_migrated_again(
     env: Settings, warehouse: Warehouse, replicas: Replicas
 ) -> None:
+    assert _migrate(env, warehouse)["delivered"] == N
     assert _migrate(env, warehouse, reset=8) == {"reset": 1}
     assert (
         _scalar(warehouse, "select state from flytt.element_state where a2_correspondence_id = 8")
@@ -226,28 +247,20 @@ def test_unreachable_a3_stops_the_run_without_counting_attempts(
 ) -> None:
     from sandbox.serve import free_port
 
-    assert _migrate(env, warehouse, reset=12) == {"reset": 1}
     down = env.model_copy(update={"a3_base_url": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(UserError, match="FLYTT_A3_BASE_URL"):
         _migrate(down, warehouse)
-    with warehouse.engine.connect() as conn:
-        row = conn.execute(
-            sa.text(
-                "select state, attempts, lease_owner from flytt.element_state "
-                "where a2_correspondence_id = 12"
-            )
-        ).one()
-    assert tuple(row) == ("eligible", 0, None)
+    assert _untouched(warehouse) == {"untouched": N, "migrated": 0}
     again = _migrate(env, warehouse)
-    assert again["already_there"] == 1, str(again)
+    assert again["delivered"] == N, str(again)
 
 
 def test_refused_maskinporten_client_is_one_clear_error(
     env: Settings, warehouse: Warehouse
 ) -> None:
-    assert _migrate(env, warehouse, reset=16) == {"reset": 1}
     stranger = env.model_copy(update={"maskinporten_client_id": "not-registered"})
     with pytest.raises(UserError, match="FLYTT_MASKINPORTEN_CLIENT_ID"):
         _migrate(stranger, warehouse)
+    assert _untouched(warehouse) == {"untouched": N, "migrated": 0}
     again = _migrate(env, warehouse)
-    assert again["already_there"] == 1, str(again)
+    assert again["delivered"] == N, str(again)

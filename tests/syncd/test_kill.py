@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flytt.control import upgrade
 from flytt.warehouse import Warehouse
 from syncd import synthetic as seed
 from tests.cli import FLYTT, run_flytt
@@ -34,13 +33,12 @@ def _migrated(warehouse: Warehouse) -> int:
 
 @pytest.mark.slow
 def test_kill_9_mid_migration_then_rerun_gives_exactly_one_of_each(
-    warehouse: Warehouse, module_data_dir: Path, replicas: Replicas
+    warehouse: Warehouse, tmp_path: Path, replicas: Replicas
 ) -> None:
-    upgrade(warehouse)
     seed.seed_marts(warehouse.engine, N, services=5)
     env = {
-        **replicas.env(warehouse, module_data_dir),
-        "FLYTT_A2_SOURCE_URL": seed.write_a2_attachments(module_data_dir / "a2.sqlite", N),
+        **replicas.env(warehouse, tmp_path),
+        "FLYTT_A2_SOURCE_URL": seed.write_a2_attachments(tmp_path / "a2.sqlite", N),
     }
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTT_")} | env
     proc = subprocess.Popen(

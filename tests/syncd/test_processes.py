@@ -1,5 +1,6 @@
 """Two `flytt migrate` processes at once on one warehouse deliver each element exactly once
-(row leases with SKIP LOCKED), through the real command line."""
+(row leases with SKIP LOCKED), through the real command line; after a run, a dry run and a
+second run send nothing. Each test seeds its own marts on a clean slate (conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from flytt.control import upgrade
 from flytt.warehouse import Warehouse
 from sandbox.faults import FaultPlan
 from syncd import synthetic as seed
+from syncd.delivery import run_migrate
 from tests.cli import FLYTT, run_flytt
 from tests.syncd.checks import a3_fingerprint, duplicates, mart_fingerprint
 from tests.syncd.conftest import Replicas
@@ -20,21 +21,20 @@ from tests.syncd.conftest import Replicas
 N = 600
 
 
-def _env(replicas: Replicas, warehouse: Warehouse, data_dir: Path) -> dict[str, str]:
+def _env(replicas: Replicas, warehouse: Warehouse, data_dir: Path, n: int) -> dict[str, str]:
     return {
         **replicas.env(warehouse, data_dir),
-        "FLYTT_A2_SOURCE_URL": seed.write_a2_attachments(data_dir / "a2.sqlite", N),
+        "FLYTT_A2_SOURCE_URL": seed.write_a2_attachments(data_dir / "a2.sqlite", n),
         "FLYTT_CONCURRENCY": "4",
         "FLYTT_BATCH_SIZE": "8",
     }
 
 
 def test_two_concurrent_migrates_deliver_each_element_once(
-    warehouse: Warehouse, module_data_dir: Path, replicas: Replicas
+    warehouse: Warehouse, tmp_path: Path, replicas: Replicas
 ) -> None:
-    upgrade(warehouse)
     seed.seed_marts(warehouse.engine, N, services=3, crash=False)
-    env = _env(replicas, warehouse, module_data_dir)
+    env = _env(replicas, warehouse, tmp_path, N)
     # every answer takes 20 ms, so neither process can finish alone before the other starts
     replicas.a3_faults.configure(FaultPlan(rate_slow=1.0, slow_s=0.02))
     before = replicas.a3_faults.stats["requests"]
@@ -72,9 +72,18 @@ def test_two_concurrent_migrates_deliver_each_element_once(
 
 
 def test_cli_dry_run_and_a_second_run_send_nothing(
-    warehouse: Warehouse, module_data_dir: Path, replicas: Replicas
+    warehouse: Warehouse, tmp_path: Path, replicas: Replicas
 ) -> None:
-    env = _env(replicas, warehouse, module_data_dir)
+    n = 12
+    seed.seed_marts(warehouse.engine, n, services=3, crash=False)
+    env = _env(replicas, warehouse, tmp_path, n)
+    first = run_migrate(
+        replicas.settings(warehouse, tmp_path),
+        warehouse,
+        attachment_bytes=seed.attachment_bytes,
+        show_progress=False,
+    )
+    assert first["delivered"] == n
     before = replicas.a3_faults.stats["requests"]
     dry = run_flytt("migrate", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
