@@ -34,7 +34,6 @@ from flytt.altinn.maskinporten import (
     RESOURCE_WRITE_SCOPE,
     MaskinportenClient,
 )
-from syncd.payloads import pick
 
 RESOURCE_PATH = "/resourceregistry/api/v1/resource"
 XACML_NS = "urn:oasis:names:tc:xacml:3.0:core:schema:wd-17"
@@ -49,62 +48,46 @@ ACTION_ID = "urn:oasis:names:tc:xacml:1.0:action:action-id"
 POSTFIX = " - migrated from Altinn 2"
 
 
-def _lang(row: Mapping[str, Any], stem: str) -> dict[str, str]:
-    """`{nb, nn, en}` from columns `<stem>_nb` / `_nn` / `_en` or a JSON column `<stem>`."""
-    value = row.get(stem)
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items() if v}
-    texts = {lang: row.get(f"{stem}_{lang}") for lang in ("nb", "nn", "en")}
-    if not any(texts.values()) and isinstance(value, str):
-        texts = {"nb": value, "nn": value, "en": value}
-    return {k: str(v) for k, v in texts.items() if v}
+def _three(value: Any) -> dict[str, str]:
+    """The same text for `nb`, `nn` and `en` (A2 has one text per service edition)."""
+    return {lang: str(value) for lang in ("nb", "nn", "en")} if value else {}
 
 
 def build_resource(row: Mapping[str, Any]) -> dict[str, Any]:
     """ServiceResource JSON for one `a3.resources` row (a2-model §3.1).
 
-    Mart columns used: `resource_id`, `resource_type`, `title_nb/nn/en`, `description*`,
-    `right_description`, `has_competent_authority_orgcode/organization/name`,
-    `resource_references` (JSON list), `altinn2_service_code`,
-    `altinn2_service_edition_code` (used when `resource_references` is absent), `is_delegable`.
+    Mart columns used (the dbt contract of `resources`): `resource_id`, `resource_type`,
+    `title_nb/nn/en`, `right_description`, `has_competent_authority_orgcode/organization/name`,
+    `resource_references` (JSON list), `is_delegable`. The description is the title (A2 has
+    no other text for a service edition); the right description falls back to it.
+
+    Raises:
+        KeyError: `row` lacks a contract column.
     """
-    rid = str(pick(row, "resource_id", "identifier"))
-    title = _lang(row, "title") or {"nb": rid + POSTFIX}
-    references = pick(row, "resource_references")
-    if not references:
-        references = [
-            {"referenceSource": "Altinn2", "referenceType": kind, "reference": str(value)}
-            for kind, value in (
-                ("ServiceCode", pick(row, "altinn2_service_code", "a2_service_code")),
-                (
-                    "ServiceEditionCode",
-                    pick(row, "altinn2_service_edition_code", "a2_service_edition_code"),
-                ),
-            )
-            if value is not None
-        ]
+    rid = str(row["resource_id"])
+    title = {
+        lang: str(row[f"title_{lang}"]) for lang in ("nb", "nn", "en") if row[f"title_{lang}"]
+    } or {"nb": rid + POSTFIX}
     authority: dict[str, Any] = {
-        "orgcode": pick(row, "has_competent_authority_orgcode", "service_owner_code"),
-        "organization": pick(
-            row, "has_competent_authority_organization", "service_owner_org_number"
-        ),
+        "orgcode": row["has_competent_authority_orgcode"],
+        "organization": row["has_competent_authority_organization"],
     }
-    name = pick(row, "has_competent_authority_name")
+    name = row["has_competent_authority_name"]
     if name:
-        authority["name"] = {"nb": str(name), "nn": str(name), "en": str(name)}
+        authority["name"] = _three(name)
     return {
         "identifier": rid,
         "title": title,
-        "description": _lang(row, "description") or title,
-        "rightDescription": _lang(row, "right_description") or title,
-        "resourceType": str(pick(row, "resource_type", default="CorrespondenceService")),
+        "description": title,
+        "rightDescription": _three(row["right_description"]) or title,
+        "resourceType": str(row["resource_type"]),
         "status": "Completed",
-        "delegable": bool(pick(row, "is_delegable", "delegable", default=True)),
+        "delegable": bool(row["is_delegable"]),
         "visible": True,
         "selfIdentifiedUserEnabled": False,
         "enterpriseUserEnabled": False,
         "accessListMode": "Disabled",
-        "resourceReferences": list(references),
+        "resourceReferences": list(row["resource_references"] or []),
         "hasCompetentAuthority": {k: v for k, v in authority.items() if v is not None},
     }
 
@@ -142,11 +125,7 @@ def build_policy(
     """
     grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
     for r in rules:
-        attribute = str(pick(r, "subject_attribute", "subject_attribute_id"))
-        value = str(pick(r, "subject_value", "subject"))
-        actions = pick(r, "action", "actions")
-        for action in [actions] if isinstance(actions, str) else list(actions or []):
-            grouped[(attribute, value)].add(str(action))
+        grouped[(str(r["subject_attribute"]), str(r["subject_value"]))].add(str(r["action"]))
     ET.register_namespace("xacml", XACML_NS)
     policy = ET.Element(
         "xacml:Policy",
