@@ -4,7 +4,7 @@
 
 1. claims migrated, not yet available elements of the services marked ready
    (`settings.ready_services`), cut-over year first, newest first, then each earlier year
-   (`exposure.selection`);
+   (`flytt.control.elements`);
 2. fails at once, without a request, each element real A3 would not make available
    (`exposure.expected.preflight`: `party_not_resolvable`, `purged`, `dialog_title_too_long`,
    `dialog_text_too_long`), counted as `blocked`;
@@ -40,10 +40,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from exposure import selection
 from exposure.clients import AvailabilityStatus, DialogportenClient, MakeAvailableClient
 from exposure.expected import preflight
 from exposure.verify import verify_available
+from flytt.control import elements
+from flytt.control.states import ElementState
 from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
@@ -70,24 +71,14 @@ class _ItemsFailed(Exception):
 
 
 def _not_ready(engine: sa.Engine, services: list[str]) -> int:
-    if selection.ALL_SERVICES in services:
-        return 0
     with engine.connect() as conn:
-        return int(
-            conn.execute(
-                sa.text(
-                    "select count(*) from flytt.element_state where state = 'migrated' "
-                    "and not (coalesce(resource_id, '') = any(:s))"
-                ),
-                {"s": services},
-            ).scalar_one()
-        )
+        return elements.not_ready(conn, services)
 
 
 class _Exposer:
     def __init__(self, settings: Settings, warehouse: Warehouse, a3: MakeAvailableClient) -> None:
         self.settings, self.engine, self.a3 = settings, warehouse.engine, a3
-        self.owner = selection.new_lease_owner()
+        self.owner = elements.new_lease_owner(elements.Stage.EXPOSURE)
         self.counts: Counter[str] = Counter()
         self.claimed = 0
         self.tried: set[int] = set()
@@ -95,7 +86,7 @@ class _Exposer:
         self.gate = asyncio.Semaphore(settings.concurrency)
         self.retry_wait = wait_exponential_jitter(multiplier=0.1, max=5, jitter=0.2)
 
-    async def _send(self, chunk: list[selection.Candidate]) -> None:
+    async def _send(self, chunk: list[elements.Candidate]) -> None:
         by_a3 = {c.a3_correspondence_id: c for c in chunk}
         pending = list(by_a3)
         done: dict[Any, AvailabilityStatus] = {}
@@ -145,7 +136,7 @@ class _Exposer:
                         "A3 answered a dialog id that is no UUID",
                     )
                     continue
-                if selection.mark_available(
+                if elements.mark_available(
                     conn, self.owner, candidate.a2_correspondence_id, dialog, now
                 ):
                     self.counts["made_available"] += 1
@@ -153,18 +144,22 @@ class _Exposer:
                 candidate = by_a3[a3_id]
                 self.tried.add(candidate.a2_correspondence_id)
                 code, detail = failure[a3_id]
-                gave_up = selection.mark_failed_attempt(
-                    conn,
-                    self.owner,
-                    candidate.a2_correspondence_id,
-                    code,
-                    redact(detail),
-                    element_backoff_seconds(candidate.attempts + 1),
-                    max_attempts=self.settings.max_attempts,
+                gave_up = (
+                    elements.fail_attempt(
+                        conn,
+                        elements.Stage.EXPOSURE,
+                        self.owner,
+                        candidate.a2_correspondence_id,
+                        error_code=code,
+                        detail=redact(detail),
+                        retry_in_seconds=element_backoff_seconds(candidate.attempts + 1),
+                        max_attempts=self.settings.max_attempts,
+                    )
+                    is ElementState.FAILED
                 )
                 self.counts["failed" if gave_up else "retry_later"] += 1
 
-    def _without_blocked(self, batch: list[selection.Candidate]) -> list[selection.Candidate]:
+    def _without_blocked(self, batch: list[elements.Candidate]) -> list[elements.Candidate]:
         """`batch` less the elements real A3 would not make available; those fail now."""
         with self.engine.begin() as conn:
             blocked = preflight(
@@ -175,7 +170,7 @@ class _Exposer:
             )
             for a2_id, blocker in blocked.items():
                 self.tried.add(a2_id)
-                if selection.mark_blocked(
+                if elements.mark_blocked(
                     conn, self.owner, a2_id, blocker.code, redact(blocker.detail)
                 ):
                     self.counts["blocked"] += 1
@@ -191,7 +186,7 @@ class _Exposer:
                 if limit is not None:
                     want = min(want, limit - self.claimed)
                 with self.engine.begin() as conn:
-                    batch = selection.claim(
+                    batch = elements.claim_for_exposure(
                         conn,
                         owner=self.owner,
                         services=services,
@@ -211,7 +206,7 @@ class _Exposer:
                 await asyncio.gather(*(self._send(chunk) for chunk in chunks))
         finally:
             with self.engine.begin() as conn:
-                selection.release(conn, self.owner)
+                elements.release(conn, self.owner)
 
 
 def _failure(status: AvailabilityStatus | None) -> tuple[str, str]:
@@ -252,20 +247,8 @@ def run_expose(settings: Settings, warehouse: Warehouse, **options: Any) -> dict
 def _has_work(engine: sa.Engine, services: list[str], recheck: bool) -> bool:
     """True when an element of a ready service waits for exposure, or an available element
     waits for verification; answered from the warehouse alone (no token, no network)."""
-    ready = "true" if selection.ALL_SERVICES in services else "e.resource_id = any(:s)"
     with engine.connect() as conn:
-        return bool(
-            conn.execute(
-                sa.text(
-                    "select exists (select 1 from flytt.element_state e where "
-                    f"(e.state = 'migrated' and e.a3_correspondence_id is not null and {ready}) "
-                    "or (e.state in ('available', 'a2_blocked') and (:recheck or not exists ("
-                    "select 1 from flytt.dialog_check c "
-                    "where c.a2_correspondence_id = e.a2_correspondence_id))))"
-                ),
-                {"s": services, "recheck": recheck},
-            ).scalar()
-        )
+        return elements.has_exposure_work(conn, services, recheck)
 
 
 async def _run(

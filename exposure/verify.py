@@ -1,4 +1,4 @@
-"""Verify exposed elements' dialogs in Dialogporten and store the differences (issue #5).
+"""Verify exposed elements' dialogs in Dialogporten and store the differences (step 5).
 
 For each available element not verified yet: look the dialog up by
 `urn:altinn:correspondence-id:{A3 id}` (dialogporten.md §1.1 `dialoglookup`), read it, and
@@ -26,7 +26,7 @@ from exposure.clients import DialogportenClient
 from exposure.compare import Mismatch, compare_dialog
 from exposure.dialog import CORRESPONDENCE_LABEL_PREFIX
 from exposure.expected import ExpectedUnavailable, expected_dialogs
-from exposure.selection import unverified
+from flytt.control import dialog_checks, elements
 from flytt.redact import redact
 from syncd.marts import describe_error, is_connection_error
 from syncd.retry import A3CallError
@@ -81,48 +81,21 @@ def _store(
     mismatches: list[Mismatch],
     run_id: int | None,
 ) -> None:
-    a2 = row["a2_correspondence_id"]
-    conn.execute(
-        sa.text("delete from flytt.dialog_mismatch where a2_correspondence_id = :id"), {"id": a2}
-    )
-    if mismatches:
-        conn.execute(
-            sa.text(
-                "insert into flytt.dialog_mismatch "
-                "(a2_correspondence_id, field, expected, actual, run_id) "
-                "values (:id, :field, :expected, :actual, :run)"
-            ),
-            [
-                {
-                    "id": a2,
-                    "field": field,
-                    "expected": None if want is None else redact(want)[:1000],
-                    "actual": None if got is None else redact(got)[:1000],
-                    "run": run_id,
-                }
-                for field, want, got in mismatches
-            ],
-        )
-    conn.execute(
-        sa.text(
-            """
-            insert into flytt.dialog_check
-                (a2_correspondence_id, a3_correspondence_id, dialog_id, mismatches, checked_at,
-                 run_id)
-            values (:id, :a3, :dialog, :n, now(), :run)
-            on conflict (a2_correspondence_id) do update
-               set a3_correspondence_id = excluded.a3_correspondence_id,
-                   dialog_id = excluded.dialog_id, mismatches = excluded.mismatches,
-                   checked_at = excluded.checked_at, run_id = excluded.run_id
-            """
-        ),
-        {
-            "id": a2,
-            "a3": row["a3_correspondence_id"],
-            "dialog": dialog_id,
-            "n": len(mismatches),
-            "run": run_id,
-        },
+    """Store one element's check; values are redacted and cut to 1000 characters."""
+    dialog_checks.store(
+        conn,
+        row["a2_correspondence_id"],
+        row["a3_correspondence_id"],
+        dialog_id,
+        [
+            (
+                field,
+                None if want is None else redact(want)[:1000],
+                None if got is None else redact(got)[:1000],
+            )
+            for field, want, got in mismatches
+        ],
+        run_id,
     )
 
 
@@ -144,14 +117,14 @@ async def verify_available(
     counts: Counter[str] = Counter()
     if recheck:
         with engine.begin() as conn:
-            conn.execute(sa.text("delete from flytt.dialog_check"))
+            dialog_checks.forget_checks(conn)
     skip: set[int] = set()
     gate = asyncio.Semaphore(concurrency)
     while True:
         with engine.connect() as conn:
             rows = [
                 r
-                for r in unverified(conn, batch_size + len(skip))
+                for r in elements.unverified(conn, batch_size + len(skip))
                 if r["a2_correspondence_id"] not in skip
             ][:batch_size]
             if not rows:
@@ -185,16 +158,3 @@ async def verify_available(
                     counts["dialogs_with_mismatches"] += 1
                     counts["mismatches"] += len(found)
     return counts
-
-
-def mismatches_by_field(conn: sa.Connection) -> list[dict[str, Any]]:
-    """`[{"field": str, "dialogs": n}]`: how many dialogs differ in each field, most first."""
-    return [
-        {"field": str(row[0]), "dialogs": int(row[1])}
-        for row in conn.execute(
-            sa.text(
-                "select field, count(distinct a2_correspondence_id) from flytt.dialog_mismatch "
-                "group by field order by 2 desc, 1"
-            )
-        )
-    ]

@@ -119,8 +119,15 @@ def migrate(
     ] = None,
 ) -> None:
     """Deliver services, attachments and correspondences to the A3 migration API."""
-    from syncd.delivery import run_migrate
+    from syncd.delivery import DeliveryOptions, run_migrate
 
+    options = DeliveryOptions(
+        services=service or [],
+        dry_run=dry_run,
+        newest_first=newest_first,
+        limit=limit,
+        reset=reset,
+    )
     opts = {
         "services": service or [],
         "dry_run": dry_run,
@@ -128,7 +135,7 @@ def migrate(
         "limit": limit,
         "reset": reset,
     }
-    counts = _recorded("migrate", opts, lambda s, w: run_migrate(s, w, **opts))
+    counts = _recorded("migrate", opts, lambda s, w: run_migrate(s, w, options))
     print_summary("Migration to Altinn 3", counts)
 
 

@@ -11,8 +11,8 @@ documented where the function is defined):
 
 * `run_load(settings, warehouse)`: step 1.1 load, A2 → `a2_raw` (`loaders.pipeline`);
 * `run_build(warehouse)`: the dbt build of the A3 mapping (`flytt.build`);
-* `run_migrate(settings, warehouse, **options)`: steps 1.2 and 2.1, delivery to A3
-  (`syncd.delivery`);
+* `run_migrate(settings, warehouse, options=DeliveryOptions(...), **fields)`: steps 1.2 and
+  2.1, delivery to A3 (`syncd.delivery`);
 * `run_expose(settings, warehouse, **options)`: step 5, make available and verify
   (`exposure.expose`);
 * `collect_report(warehouse)`: the JSON report `flytt report --json` prints (`flytt.report`).
@@ -24,6 +24,13 @@ from exposure.expose import run_expose
 from flytt.build import run_build
 from flytt.report import collect_report
 from loaders.pipeline import run_load
-from syncd.delivery import run_migrate
+from syncd.delivery import DeliveryOptions, run_migrate
 
-__all__ = ["collect_report", "run_build", "run_expose", "run_load", "run_migrate"]
+__all__ = [
+    "DeliveryOptions",
+    "collect_report",
+    "run_build",
+    "run_expose",
+    "run_load",
+    "run_migrate",
+]

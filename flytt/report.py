@@ -9,8 +9,8 @@ The report document (JSON with `--json`):
      "quarantine_by_reason": [{"source": "mapping"|"delivery", "reason_code": str, "rows": n}],
                                   # one row per reason: an element can have several
      "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}],
-     "dialog_mismatches_by_field": [{"field": str, "dialogs": n}],   # issue #5, exposure
-     "failed_services": [{"resource_id": str, "error_code": str, "attempts": n}]}   # issue #6
+     "dialog_mismatches_by_field": [{"field": str, "dialogs": n}],   # step 5 verification
+     "failed_services": [{"resource_id": str, "error_code": str, "attempts": n}]}   # step 1.2
 
 Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
 """
@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from rich.table import Table
 
 from flytt.console import out
+from flytt.control import dialog_checks, elements, runs
+from flytt.control import services as services_state
 from flytt.status import collect_status
 from flytt.warehouse import Warehouse
 
@@ -40,31 +42,15 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
     with warehouse.engine.connect() as conn:
         failed_by_error = [
             {"error_code": code or "unknown", "elements": n}
-            for code, n in conn.execute(
-                sa.text(
-                    "select last_error_code, count(*) from flytt.element_state "
-                    "where state = 'failed' group by 1 order by 2 desc, 1"
-                )
-            )
+            for code, n in elements.failed_by_error(conn)
         ]
         failed = [
             {"a2_correspondence_id": i, "error_code": code, "attempts": a}
-            for i, code, a in conn.execute(
-                sa.text(
-                    "select a2_correspondence_id, last_error_code, attempts "
-                    "from flytt.element_state where state = 'failed' "
-                    "order by a2_correspondence_id limit 100"
-                )
-            )
+            for i, code, a in elements.failed_elements(conn, limit=100)
         ]
         quarantine = [
             {"source": "delivery", "reason_code": code, "rows": n}
-            for code, n in conn.execute(
-                sa.text(
-                    "select reason_code, count(*) from flytt.quarantine "
-                    "group by 1 order by 2 desc, 1"
-                )
-            )
+            for code, n in elements.quarantine_by_reason(conn)
         ]
         if _table_exists(conn, "a3.quarantine"):
             quarantine += [
@@ -76,43 +62,15 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
                     )
                 )
             ]
-        dialog_mismatches = []
-        if _table_exists(conn, "flytt.dialog_mismatch"):
-            dialog_mismatches = [
-                {"field": str(row[0]), "dialogs": int(row[1])}
-                for row in conn.execute(
-                    sa.text(
-                        "select field, count(distinct a2_correspondence_id) "
-                        "from flytt.dialog_mismatch group by 1 order by 2 desc, 1"
-                    )
-                )
-            ]
+        dialog_mismatches = dialog_checks.mismatches_by_field(conn)
         failed_services = [
-            {"resource_id": row[0], "error_code": row[1] or "unknown", "attempts": int(row[2])}
-            for row in conn.execute(
-                sa.text(
-                    "select resource_id, last_error_code, attempts from flytt.service_state "
-                    "where state = 'failed' order by resource_id limit 100"
-                )
-            )
+            {"resource_id": r, "error_code": code or "unknown", "attempts": n}
+            for r, code, n in services_state.failed(conn, limit=100)
         ]
-        runs = [
-            dict(row._mapping)
-            for row in conn.execute(
-                sa.text(
-                    "select run_id, command, status, started_at, finished_at, counts "
-                    "from flytt.run order by run_id desc limit 10"
-                )
-            )
-        ]
+        recent_runs = runs.recent(conn, limit=10)
         excluded = [
             {"reason": reason or "unknown", "elements": n}
-            for reason, n in conn.execute(
-                sa.text(
-                    "select state_reason, count(*) from flytt.element_state "
-                    "where state = 'excluded' group by 1 order by 2 desc, 1"
-                )
-            )
+            for reason, n in elements.excluded_by_reason(conn)
         ]
     return {
         "counts_by_state": status["counts_by_state"],
@@ -120,7 +78,7 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
         "failed_by_error": failed_by_error,
         "failed": failed,
         "quarantine_by_reason": quarantine,
-        "recent_runs": runs,
+        "recent_runs": recent_runs,
         "dialog_mismatches_by_field": dialog_mismatches,
         "failed_services": failed_services,
     }

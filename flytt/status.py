@@ -19,7 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flytt.control.states import ELEMENT_STATES
+from flytt.control import elements, runs
+from flytt.control import services as services_state
+from flytt.control.states import ElementState
 from flytt.warehouse import Warehouse
 
 STEP_TITLES: dict[str, str] = {
@@ -32,17 +34,8 @@ STEP_TITLES: dict[str, str] = {
     "5": "Make migrated correspondences available (Dialogporten)",
     "6": "Steady state",
 }
-MIGRATED_STATES = ("migrated", "available", "a2_blocked")
-PENDING_STATES = ("discovered", "eligible")
-
-
-def _running(conn: sa.Connection, command: str) -> bool:
-    return bool(
-        conn.execute(
-            sa.text("select 1 from flytt.run where command = :c and status = 'running' limit 1"),
-            {"c": command},
-        ).scalar()
-    )
+MIGRATED_STATES = (ElementState.MIGRATED, ElementState.AVAILABLE, ElementState.A2_BLOCKED)
+PENDING_STATES = (ElementState.DISCOVERED, ElementState.ELIGIBLE)
 
 
 def _progress_state(done: int, pending: int, running: bool) -> str:
@@ -55,22 +48,10 @@ def _progress_state(done: int, pending: int, running: bool) -> str:
 
 def _exposure_by_year(conn: sa.Connection) -> dict[str, dict[str, int]]:
     """Step 5 per A2 creation year (Europe/Oslo): `{"2025": {"available": n, "waiting": n}}`,
-    newest year first (issue #5)."""
-    rows = conn.execute(
-        sa.text(
-            "select extract(year from a2_created_at at time zone 'Europe/Oslo')::int as year, "
-            "count(*) filter (where state in ('available', 'a2_blocked')), "
-            "count(*) filter (where state = 'migrated') "
-            "from flytt.element_state where state in ('migrated', 'available', 'a2_blocked') "
-            "group by 1 order by 1 desc nulls last"
-        )
-    ).all()
+    newest year first."""
     return {
-        str(row[0]) if row[0] is not None else "unknown": {
-            "available": int(row[1]),
-            "waiting": int(row[2]),
-        }
-        for row in rows
+        str(year) if year is not None else "unknown": {"available": available, "waiting": waiting}
+        for year, available, waiting in elements.exposure_by_year(conn)
     }
 
 
@@ -81,41 +62,26 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
     empty warehouse: every count is then 0 and every step `not_started`.
     """
     with warehouse.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("select state, count(*) from flytt.element_state group by state")
-        ).all()
-        counts = {state: 0 for state in ELEMENT_STATES}
-        counts.update({str(row[0]): int(row[1]) for row in rows})
-        services = conn.execute(
-            sa.text(
-                "select count(*), count(policy_uploaded_at), count(delegations_synced_at) "
-                "from flytt.service_state"
-            )
-        ).one()
+        counts = elements.count_by_state(conn)
+        services = services_state.summary(conn)
         exposure_by_year = _exposure_by_year(conn)
-        retrying = conn.execute(
-            sa.text(
-                "select count(*) filter (where state = 'eligible' and delivery_attempts > 0), "
-                "count(*) filter (where state = 'migrated' and exposure_attempts > 0) "
-                "from flytt.element_state where state in ('eligible', 'migrated')"
-            )
-        ).one()
-        migrate_running = _running(conn, "migrate")
-        expose_running = _running(conn, "expose")
+        retrying = elements.retrying_by_stage(conn)
+        migrate_running = runs.is_running(conn, "migrate")
+        expose_running = runs.is_running(conn, "expose")
 
     migrated = sum(counts[s] for s in MIGRATED_STATES)
     pending = sum(counts[s] for s in PENDING_STATES)
-    available = counts["available"] + counts["a2_blocked"]
+    available = counts[ElementState.AVAILABLE] + counts[ElementState.A2_BLOCKED]
     steps: dict[str, dict[str, Any]] = {
         "1.1": {
             "state": _progress_state(migrated, pending, migrate_running),
             "elements": sum(counts.values()),
             "migrated": migrated,
             "pending": pending,
-            "failed": counts["failed"],
-            "quarantined": counts["quarantined"],
-            "excluded": counts["excluded"],
-            "retrying": int(retrying[0]),
+            "failed": counts[ElementState.FAILED],
+            "quarantined": counts[ElementState.QUARANTINED],
+            "excluded": counts[ElementState.EXCLUDED],
+            "retrying": retrying[elements.Stage.DELIVERY],
         },
         "1.2": {
             "state": _progress_state(
@@ -129,10 +95,10 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
         "3": {"state": "not_started", "services_synced": int(services[2])},
         "4": {"state": "not_started"},
         "5": {
-            "state": _progress_state(available, counts["migrated"], expose_running),
+            "state": _progress_state(available, counts[ElementState.MIGRATED], expose_running),
             "available": available,
-            "waiting": counts["migrated"],
-            "retrying": int(retrying[1]),
+            "waiting": counts[ElementState.MIGRATED],
+            "retrying": retrying[elements.Stage.EXPOSURE],
             "by_year": exposure_by_year,
         },
         "6": {"state": "not_started"},

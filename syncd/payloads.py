@@ -52,20 +52,6 @@ Row = Mapping[str, Any]
 Reason = tuple[str, str]
 
 
-def pick(row: Row, *names: str, default: Any = None) -> Any:
-    """Deprecated: the first of `names` that `row` has, else `default`.
-
-    Mart columns are the dbt contract's (`syncd.mart_schema`), so readers use the one contract
-    name (`row["name"]` or `row.get("name")`); this module no longer calls `pick`. It stays
-    only until its last importers (`syncd.delivery`, `syncd.resource_registry`) read their
-    contract names directly, then it is deleted.
-    """
-    for name in names:
-        if name in row:
-            return row[name]
-    return default
-
-
 def iso(value: Any) -> str | None:
     """A timestamp as ISO-8601 UTC with offset; naive datetimes are taken as UTC. None stays
     None."""

@@ -99,3 +99,39 @@ def recorded_run(
                 ),
                 {"s": status, "e": error, "n": json.dumps(run.counts, default=str), "r": run_id},
             )
+
+
+def is_running(conn: sa.Connection, command: str) -> bool:
+    """True when some run of `command` (on any host) is recorded as `running`."""
+    return bool(
+        conn.execute(
+            sa.text("select 1 from flytt.run where command = :c and status = 'running' limit 1"),
+            {"c": command},
+        ).scalar()
+    )
+
+
+def recent(conn: sa.Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest `limit` runs, newest first: `run_id, command, status, started_at,
+    finished_at` (UTC) and `counts`."""
+    return [
+        dict(row._mapping)
+        for row in conn.execute(
+            sa.text(
+                "select run_id, command, status, started_at, finished_at, counts "
+                "from flytt.run order by run_id desc limit :limit"
+            ),
+            {"limit": limit},
+        )
+    ]
+
+
+def current_run_id(conn: sa.Connection, commands: tuple[str, ...]) -> int | None:
+    """The newest `running` run of this process among `commands`, if one is recorded."""
+    return conn.execute(
+        sa.text(
+            "select max(run_id) from flytt.run where pid = :pid and actor = :actor "
+            "and status = 'running' and command = any(:c)"
+        ),
+        {"pid": os.getpid(), "actor": _actor(), "c": list(commands)},
+    ).scalar()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from exposure import selection
 from exposure.expose import run_expose
-from flytt.control import upgrade
+from flytt.control import elements, upgrade
+from flytt.control.states import ElementState
 from flytt.warehouse import Warehouse
 from tests.conftest import settings_for
 
@@ -54,7 +54,7 @@ def seeded(fresh_warehouse: Warehouse) -> Warehouse:
 
 def _claim(w: Warehouse, owner: str, services: list[str], limit: int = 100) -> list[int]:
     with w.engine.begin() as conn:
-        got = selection.claim(
+        got = elements.claim_for_exposure(
             conn,
             owner=owner,
             services=services,
@@ -73,7 +73,7 @@ def test_only_ready_services_and_star_means_all(seeded: Warehouse) -> None:
     assert _claim(seeded, "a", []) == []
     assert 7 not in _claim(seeded, "a", [READY])
     with seeded.engine.begin() as conn:
-        selection.release(conn, "a")
+        elements.release(conn, "a")
     assert 7 in _claim(seeded, "b", ["*"])
 
 
@@ -83,7 +83,7 @@ def test_leases_keep_two_workers_apart(seeded: Warehouse) -> None:
     assert first == [2, 1, 3]
     assert second == [5, 6, 4]
     with seeded.engine.begin() as conn:
-        assert selection.release(conn, "a") == 3
+        assert elements.release(conn, "a") == 3
     assert _claim(seeded, "c", [READY]) == [2, 1, 3]
 
 
@@ -91,10 +91,20 @@ def test_failed_attempts_wait_then_fail_after_max_attempts(seeded: Warehouse) ->
     for attempt in (1, 2, 3):
         _claim(seeded, "a", [READY])
         with seeded.engine.begin() as conn:
-            gave_up = selection.mark_failed_attempt(
-                conn, "a", 2, "a3_empty_dialog_id", "detail", 0, max_attempts=3
+            gave_up = (
+                elements.fail_attempt(
+                    conn,
+                    elements.Stage.EXPOSURE,
+                    "a",
+                    2,
+                    error_code="a3_empty_dialog_id",
+                    detail="detail",
+                    retry_in_seconds=0,
+                    max_attempts=3,
+                )
+                is ElementState.FAILED
             )
-            selection.release(conn, "a")
+            elements.release(conn, "a")
         assert gave_up == (attempt == 3)
     with seeded.engine.connect() as conn:
         row = conn.execute(
@@ -122,7 +132,7 @@ def test_expose_without_work_needs_no_token_or_network(seeded: Warehouse, tmp_pa
 
 def test_elements_that_failed_in_this_run_are_not_claimed_again(seeded: Warehouse) -> None:
     with seeded.engine.begin() as conn:
-        got = selection.claim(
+        got = elements.claim_for_exposure(
             conn,
             owner="a",
             services=[READY],

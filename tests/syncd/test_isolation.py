@@ -23,11 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from exposure import selection
-from flytt.control import upgrade
+from flytt.control import elements, upgrade
 from flytt.warehouse import Warehouse
 from loaders.attachments import AttachmentNotFoundError
-from syncd import leases
 from syncd import synthetic as seed
 from syncd.delivery import run_migrate
 from syncd.marts import fetch_readable
@@ -171,10 +169,10 @@ def test_a_bc_creation_time_does_not_break_claiming(fresh_warehouse: Warehouse) 
             {"r": service},
         )
     with fresh_warehouse.engine.begin() as conn:
-        claimed = leases.claim(
-            conn, "d", [leases.ServiceQuota(service, 10)], batch=10, lease_seconds=60
+        claimed = elements.claim_for_delivery(
+            conn, "d", [elements.ServiceQuota(service, 10)], batch=10, lease_seconds=60
         )
-        candidates = selection.claim(
+        candidates = elements.claim_for_exposure(
             conn, owner="e", services=["*"], cutover_year=2025, limit=10, lease_seconds=60
         )
     assert [(c.a2_correspondence_id, c.a2_created_at) for c in claimed] == [(1, None)]

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from flytt.control import upgrade
+from flytt.control import elements, upgrade
+from flytt.control.elements import ServiceQuota
 from flytt.warehouse import Warehouse
-from syncd import leases
-from syncd.leases import ServiceQuota
 
 
 @pytest.fixture()
@@ -36,7 +35,9 @@ def wh(fresh_warehouse: Warehouse) -> Iterator[Warehouse]:
 
 def _claim(wh: Warehouse, owner: str, quotas: list[ServiceQuota], **kw: object) -> list[int]:
     with wh.engine.begin() as conn:
-        got = leases.claim(conn, owner, quotas, batch=kw.pop("batch", 100), lease_seconds=60, **kw)  # type: ignore[arg-type]
+        got = elements.claim_for_delivery(
+            conn, owner, quotas, batch=kw.pop("batch", 100), lease_seconds=60, **kw
+        )  # type: ignore[arg-type]
     return [c.a2_correspondence_id for c in got]
 
 
@@ -63,7 +64,7 @@ def test_expired_lease_is_reclaimable(wh: Warehouse) -> None:
     assert _claim(wh, "alive", [ServiceQuota("svc-a", 1)]) == [1]
     with wh.engine.begin() as conn:
         # the dead owner's late write is refused: the lease is no longer its own
-        assert not leases.mark_migrated(conn, "dead", 1, __import__("uuid").uuid4())
+        assert not elements.mark_migrated(conn, "dead", 1, __import__("uuid").uuid4())
 
 
 def test_concurrent_claimers_never_share_an_element(wh: Warehouse) -> None:
@@ -109,8 +110,9 @@ def test_attempts_then_failed_with_last_error_code(wh: Warehouse) -> None:
         assert _claim(wh, "w", [ServiceQuota("svc-a", 1)]) == [1]
         with wh.engine.begin() as conn:
             states.append(
-                leases.mark_attempt_failed(
+                elements.fail_attempt(
                     conn,
+                    elements.Stage.DELIVERY,
                     "w",
                     1,
                     error_code="http_503",
@@ -133,7 +135,7 @@ def test_attempts_then_failed_with_last_error_code(wh: Warehouse) -> None:
 def test_quarantine_and_reset(wh: Warehouse) -> None:
     assert _claim(wh, "w", [ServiceQuota("svc-a", 1)]) == [1]
     with wh.engine.begin() as conn:
-        assert leases.mark_quarantined(conn, "w", 1, [("missing_sender", "sender is null")], None)
+        assert elements.mark_quarantined(conn, "w", 1, [("missing_sender", "sender is null")], None)
     with wh.engine.connect() as conn:
         assert conn.execute(
             sa.text(
@@ -147,8 +149,8 @@ def test_quarantine_and_reset(wh: Warehouse) -> None:
             == "missing_sender"
         )
     with wh.engine.begin() as conn:
-        assert leases.reset_element(conn, 1)
-        assert not leases.reset_element(conn, 424242)
+        assert elements.reset(conn, 1)
+        assert not elements.reset(conn, 424242)
     with wh.engine.connect() as conn:
         assert (
             conn.execute(
@@ -162,8 +164,8 @@ def test_quarantine_and_reset(wh: Warehouse) -> None:
 def test_renew_extends_only_our_leases(wh: Warehouse) -> None:
     assert _claim(wh, "w1", [ServiceQuota("svc-a", 1)]) == [1]
     with wh.engine.begin() as conn:
-        assert leases.renew(conn, "w1", [1, 2], 3600) == 1
-        assert leases.renew(conn, "someone-else", [1], 3600) == 0
+        assert elements.renew(conn, "w1", [1, 2], 3600) == 1
+        assert elements.renew(conn, "someone-else", [1], 3600) == 0
         left = conn.execute(
             sa.text(
                 "select extract(epoch from lease_expires_at - now()) from flytt.element_state "

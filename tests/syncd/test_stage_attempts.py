@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from exposure import selection
-from flytt.control import upgrade
+from flytt.control import elements, upgrade
+from flytt.control.elements import ServiceQuota
+from flytt.control.states import ElementState
 from flytt.status import collect_status
 from flytt.warehouse import Warehouse
-from syncd import leases
-from syncd.leases import ServiceQuota
 
 SERVICE = "ttd-migratedcorrespondence-1-1"
 MAX_ATTEMPTS = 5
@@ -32,9 +31,11 @@ def _counters(w: Warehouse, a2_id: int) -> tuple[str, int, int, int]:
     return str(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
-def _claim_for_delivery(w: Warehouse, owner: str) -> list[leases.Claimed]:
+def _claim_for_delivery(w: Warehouse, owner: str) -> list[elements.Claimed]:
     with w.engine.begin() as conn:
-        return leases.claim(conn, owner, [ServiceQuota(SERVICE, 10)], batch=10, lease_seconds=60)
+        return elements.claim_for_delivery(
+            conn, owner, [ServiceQuota(SERVICE, 10)], batch=10, lease_seconds=60
+        )
 
 
 def test_exposure_counts_from_one_after_four_delivery_attempts(fresh_warehouse: Warehouse) -> None:
@@ -52,8 +53,9 @@ def test_exposure_counts_from_one_after_four_delivery_attempts(fresh_warehouse: 
         (claimed,) = _claim_for_delivery(w, "d")
         assert claimed.attempts == attempt - 1
         with w.engine.begin() as conn:
-            state = leases.mark_attempt_failed(
+            state = elements.fail_attempt(
                 conn,
+                elements.Stage.DELIVERY,
                 "d",
                 7,
                 error_code="http_503",
@@ -64,17 +66,27 @@ def test_exposure_counts_from_one_after_four_delivery_attempts(fresh_warehouse: 
         assert state == "eligible"
     (claimed,) = _claim_for_delivery(w, "d")  # the fifth delivery attempt succeeds
     with w.engine.begin() as conn:
-        assert leases.mark_migrated(conn, "d", 7, uuid.uuid4())
+        assert elements.mark_migrated(conn, "d", 7, uuid.uuid4())
     assert _counters(w, 7) == ("migrated", 4, 0, 0)
 
     with w.engine.begin() as conn:
-        (candidate,) = selection.claim(
+        (candidate,) = elements.claim_for_exposure(
             conn, owner="e", services=["*"], cutover_year=2025, limit=10, lease_seconds=60
         )
     assert candidate.attempts == 0
     with w.engine.begin() as conn:
-        gave_up = selection.mark_failed_attempt(
-            conn, "e", 7, "a3_empty_dialog_id", "detail", 0, max_attempts=MAX_ATTEMPTS
+        gave_up = (
+            elements.fail_attempt(
+                conn,
+                elements.Stage.EXPOSURE,
+                "e",
+                7,
+                error_code="a3_empty_dialog_id",
+                detail="detail",
+                retry_in_seconds=0,
+                max_attempts=MAX_ATTEMPTS,
+            )
+            is ElementState.FAILED
         )
     # one failed exposure attempt of five: it stays migrated and will be tried again
     assert gave_up is False
@@ -83,7 +95,7 @@ def test_exposure_counts_from_one_after_four_delivery_attempts(fresh_warehouse: 
     assert (steps["1.1"]["retrying"], steps["5"]["retrying"]) == (0, 1)
 
     with w.engine.begin() as conn:
-        assert leases.reset_element(conn, 7)
+        assert elements.reset(conn, 7)
     assert _counters(w, 7) == ("eligible", 0, 0, 0)
 
 

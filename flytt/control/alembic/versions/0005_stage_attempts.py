@@ -3,7 +3,7 @@
 Until now one `attempts` column counted failed delivery attempts and, after delivery, went on
 counting failed exposure attempts, so an element that needed several delivery attempts had
 fewer exposure attempts left before `max_attempts` made it `failed`. Each stage now counts its
-own failures; `syncd.leases` writes `delivery_attempts`, `exposure.selection` writes
+own failures; delivery writes `delivery_attempts`, exposure writes
 `exposure_attempts`.
 
 Existing data: the old counter cannot be split after the fact. It becomes `delivery_attempts`.
