@@ -5,15 +5,29 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from flytt.console import err
+from flytt.control import locks
 from flytt.dbt import run_dbt
 from flytt.errors import UserError
 from flytt.warehouse import Warehouse
+
+
+def _say_waiting(holders: list[locks.Holder]) -> None:
+    who = "; ".join(str(h) for h in holders) or "another session"
+    err.print(
+        f"Waiting for the marts lock before the build: held by {who}. The build starts when "
+        "they finish (delivery and exposure hold it while they read the marts)."
+    )
 
 
 def run_build(
     warehouse: Warehouse, select: str | None = None, full_refresh: bool = False
 ) -> dict[str, Any]:
     """Run `dbt build` (models, unit tests, data tests) and return counts.
+
+    The build holds the marts lock exclusively (`flytt.control.locks`): it waits for delivery
+    and exposure, on any host, to finish reading the marts, and they wait for it, because a
+    table rebuild drops and re-creates the views over it.
 
     Raises:
         UserError: `select` matches nothing, or dbt could not run at all.
@@ -28,7 +42,8 @@ def run_build(
     if full_refresh:
         args.append("--full-refresh")
     started = time.monotonic()
-    result = run_dbt(warehouse, args)  # dbt prints its own per-node progress
+    with locks.marts_exclusive(warehouse.engine, on_wait=_say_waiting):
+        result = run_dbt(warehouse, args)  # dbt prints its own per-node progress
     if select and not result.nodes:
         raise UserError(
             f"--select '{select}' matches no model or test; list them with "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,6 +36,12 @@ from flytt.settings import Settings
 
 EMBEDDED_DATABASE = "flytt"
 _PG_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg2"}
+
+
+def _application_name() -> str:
+    """`flytt@<host>:<pid>` (at most 63 bytes, PostgreSQL's limit): who holds a lock or a
+    connection in `pg_stat_activity`."""
+    return f"flytt@{socket.gethostname()}:{os.getpid()}"[:63]
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ class Warehouse:
         return sa.create_engine(
             self.sqlalchemy_url(),
             pool_pre_ping=True,
-            connect_args={"connect_timeout": 5, "application_name": "flytt"},
+            connect_args={"connect_timeout": 5, "application_name": _application_name()},
         )
 
     def check(self) -> None:

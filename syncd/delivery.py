@@ -58,7 +58,7 @@ from typing import Any, TypedDict
 from typing_extensions import Unpack
 
 from flytt.console import progress
-from flytt.control import elements
+from flytt.control import elements, locks
 from flytt.control.elements import ServiceQuota
 from flytt.errors import UserError
 from flytt.settings import Settings
@@ -165,6 +165,7 @@ def run_migrate(
     per_service = opts.limit or settings.max_per_service
     with warehouse.engine.connect() as conn:
         tx = conn.begin()
+        locks.share_marts(conn)  # wait for a running build rather than miss its views
         if not relation_exists(conn, ELIGIBILITY):
             raise UserError(
                 f"The view {SCHEMA}.{ELIGIBILITY} does not exist; run `flytt build` first."

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from flytt.control import cursors, elements
+from flytt.control import cursors, elements, locks
 from flytt.control.states import ElementState
 from syncd.marts import SCHEMA, relation_exists
 
@@ -80,6 +80,7 @@ def discover(conn: sa.Connection, *, full: bool | None = None) -> dict[str, int]
     Raises:
         LookupError: the view `a3.correspondence_eligibility` does not exist (dbt not built).
     """
+    locks.share_marts(conn)  # a build must not swap the view under us (to the caller's commit)
     if not relation_exists(conn, ELIGIBILITY):
         raise LookupError(f"{SCHEMA}.{ELIGIBILITY}")
     now = datetime.now(UTC)

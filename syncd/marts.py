@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flytt.control import locks
 from flytt.redact import redact
 from syncd.payloads import ElementRows, attachment_id
 
@@ -122,6 +123,10 @@ def fetch_readable(
     rolled back and every element is read on its own, each in its own savepoint, so one bad
     element never keeps the others from being read.
 
+    The read holds the marts lock shared (`flytt.control.locks.share_marts`) until the
+    caller's transaction ends, so it waits for a running `flytt build` instead of finding the
+    marts half rebuilt.
+
     Args:
         conn: an open connection (a transaction is begun if none is).
         ids: A2 correspondence ids.
@@ -135,6 +140,7 @@ def fetch_readable(
         sqlalchemy.exc.OperationalError / InterfaceError: the connection itself failed (no
             element is to blame, so none is marked unreadable).
     """
+    locks.share_marts(conn)  # held to the end of the caller's transaction
     try:
         with conn.begin_nested():
             return fetch_elements(conn, ids), {}

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flytt.control import locks
 from flytt.control import services as services_state
 from flytt.errors import UserError
 from flytt.warehouse import Warehouse
@@ -38,6 +39,7 @@ async def deliver_services(run: DeliveryRun, services: Sequence[str]) -> list[st
 
     def load() -> tuple[set[str], dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
         with run.warehouse.engine.connect() as conn:
+            locks.share_marts(conn)
             done = services_state.delivered_among(conn, services)
             todo = [s for s in services if s not in done]
             resources: dict[str, dict[str, Any]] = {}
