@@ -160,6 +160,37 @@ def expose(
 
 
 @app.command()
+def daemon(
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Run one full cycle (load, build, migrate, expose) and exit."),
+    ] = False,
+) -> None:
+    """Run the transition as a service: every job on its schedule, until SIGTERM or Ctrl-C.
+
+    Jobs: load the A2 increment, build the marts, discover and deliver new elements, make them
+    available and verify them. Several daemons on several hosts may share one warehouse.
+    Health and metrics on http://FLYTT_DAEMON_HOST:FLYTT_DAEMON_PORT (/healthz, /readyz,
+    /metrics); log lines are JSON on stderr.
+    """
+    from flytt.daemon.service import run_once, serve
+
+    settings, warehouse = _open()
+    if not once:
+        serve(settings, warehouse)
+        return
+    results = run_once(settings, warehouse)
+    for result in results:
+        print_summary(f"{result.name}: {result.outcome} in {result.seconds:.1f} s", result.counts)
+    failed = [r.name for r in results if r.outcome == "failed"]
+    if failed:
+        raise UserError(
+            f"flytt daemon --once: job {', '.join(failed)} failed (reason above); fix it and "
+            "run it again, every job is safe to repeat."
+        )
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:

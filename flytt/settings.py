@@ -157,6 +157,44 @@ class Settings(BaseSettings):
         description="Correspondence ids per make-available request (list mode, issue #5).",
     )
 
+    daemon_port: int = Field(
+        9480, ge=0, le=65535, description="Port of `flytt daemon`'s /healthz, /readyz, /metrics."
+    )
+    daemon_host: str = Field(
+        "127.0.0.1", description="Interface of `flytt daemon`'s HTTP port (0.0.0.0: every one)."
+    )
+    daemon_load_every_seconds: int = Field(
+        60, ge=1, description="How often the daemon loads the A2 increment and builds the marts."
+    )
+    daemon_migrate_every_seconds: int = Field(
+        15, ge=1, description="How often the daemon discovers and delivers elements (step 2.1)."
+    )
+    daemon_expose_every_seconds: int = Field(
+        15, ge=1, description="How often the daemon exposes delivered elements (steps 5, 6)."
+    )
+    daemon_elements_per_job: int = Field(
+        500, ge=1, description="Elements one daemon delivery or exposure job handles at most."
+    )
+    daemon_concurrency: int = Field(
+        4, ge=1, le=64, description="Jobs one daemon process runs at once."
+    )
+    daemon_shutdown_seconds: float = Field(
+        20, ge=1, description="How long SIGTERM waits for running jobs before it aborts them."
+    )
+
+    @field_validator(
+        "daemon_load_every_seconds", "daemon_migrate_every_seconds", "daemon_expose_every_seconds"
+    )
+    @classmethod
+    def _schedulable(cls, value: int) -> int:
+        # a cron schedule (the queue's periodic tasks) repeats evenly only on these periods
+        if (value <= 60 and 60 % value == 0) or (value % 60 == 0 and 3600 % value == 0):
+            return value
+        raise ValueError(
+            "must divide a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) or be whole "
+            "minutes that divide an hour (120, 180, …, 3600)"
+        )
+
     @field_validator("warehouse_dsn", "a2_source_url")
     @classmethod
     def _valid_url(cls, value: str | None, info: Any) -> str | None:

@@ -51,7 +51,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -99,6 +99,8 @@ class DeliveryOptions:
         attachment_bytes: reader of attachment bytes from the A2 source (`ByteSource`);
             default `loaders.attachments.iter_attachment_bytes`.
         show_progress: draw the progress bar on stderr.
+        should_stop: polled before each batch; True ends the run once the elements already
+            claimed are settled (`flytt daemon` on SIGTERM). Default: run to the end.
     """
 
     services: Sequence[str] = ()
@@ -109,6 +111,7 @@ class DeliveryOptions:
     clients: Clients | None = None
     attachment_bytes: ByteSource | None = None
     show_progress: bool = True
+    should_stop: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "services", tuple(self.services or ()))
@@ -125,6 +128,7 @@ class DeliveryOptionFields(TypedDict, total=False):
     clients: Clients | None
     attachment_bytes: ByteSource | None
     show_progress: bool
+    should_stop: Callable[[], bool] | None
 
 
 def run_migrate(
@@ -233,6 +237,7 @@ async def _migrate(
         quotas={},
         byte_source=opts.attachment_bytes or default_byte_source(),
         counts=counts,
+        should_stop=opts.should_stop or (lambda: False),
     )
     try:
         ready = await deliver_services(run, sorted(wanted))

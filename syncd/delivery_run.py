@@ -79,6 +79,8 @@ class DeliveryRun:
         quotas: per service, how many elements may still be claimed.
         byte_source: reader of attachment bytes from the A2 source.
         counts: the run's numbers; `inflight` and `unreachable` drive the worker loop.
+        should_stop: polled before each batch is claimed; True ends the run after the
+            elements already claimed (the daemon's graceful shutdown).
     """
 
     settings: Settings
@@ -90,6 +92,7 @@ class DeliveryRun:
     quotas: dict[str, ServiceQuota]
     byte_source: ByteSource
     counts: Counter[str] = field(default_factory=Counter)
+    should_stop: Callable[[], bool] = lambda: False
     inflight: int = 0
     unreachable: int = 0
 

@@ -115,6 +115,8 @@ async def deliver_elements(run: DeliveryRun, on_done: Callable[[str], None]) -> 
             if queue.qsize() >= workers * 2:
                 await asyncio.sleep(0.01)
                 continue
+            if run.should_stop():
+                break  # graceful stop: what is queued or in flight finishes below
             batch = await asyncio.to_thread(run.claim, batch_size)
             if batch:
                 for c in batch:
@@ -135,7 +137,7 @@ async def deliver_elements(run: DeliveryRun, on_done: Callable[[str], None]) -> 
                 await asyncio.sleep(0.05)
                 continue
             wait = await asyncio.to_thread(run.next_retry_in)
-            if wait is None or wait > MAX_RETRY_WAIT_S:
+            if wait is None or wait > MAX_RETRY_WAIT_S or run.should_stop():
                 break
             await asyncio.sleep(wait + 0.05)
     finally:

@@ -803,6 +803,13 @@ def high_water(conn: sa.Connection) -> int:
 
 COUNT_BY_STATE = "select state, count(*) from flytt.element_state group by state"
 
+OLDEST_WAITING = f"""
+select extract(epoch from now() - min(a2_created_at) filter (where state = '{ELIGIBLE}')),
+       extract(epoch from now() - min(migrated_at) filter (where state = '{MIGRATED}'))
+  from flytt.element_state
+ where state in ('{ELIGIBLE}', '{MIGRATED}')
+"""
+
 RETRYING_BY_STAGE = f"""
 select count(*) filter (where state = '{ELIGIBLE}' and delivery_attempts > 0),
        count(*) filter (where state = '{MIGRATED}' and exposure_attempts > 0)
@@ -842,6 +849,17 @@ def quarantine_by_reason(conn: sa.Connection) -> list[tuple[str, int]]:
     """Delivery-time quarantine reasons (`flytt.quarantine`), most rows first: `(code, rows)`;
     an element can have several reasons."""
     return [(str(row[0]), int(row[1])) for row in conn.execute(sa.text(QUARANTINE_BY_REASON))]
+
+
+def oldest_waiting(conn: sa.Connection) -> tuple[float | None, float | None]:
+    """Seconds since the oldest eligible element was created in A2, and since the oldest
+    migrated element (not yet available) was delivered; None when none waits. The first is
+    the step 2.1 backlog age, the second the step 5/6 one."""
+    row = conn.execute(sa.text(OLDEST_WAITING)).one()
+    return (
+        None if row[0] is None else float(row[0]),
+        None if row[1] is None else float(row[1]),
+    )
 
 
 def count_by_state(conn: sa.Connection) -> dict[str, int]:

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 NAMESPACE = 0x666C7974  # "flyt": the classid of flytt's advisory locks
 MARTS = 1
 """objid of the marts lock within `NAMESPACE`."""
+QUEUE_SETUP = 2
+"""objid of the lock that serialises creating the daemon's queue schema."""
 
 
 class LockTimeoutError(Exception):
@@ -173,3 +175,11 @@ def share_marts(conn: sa.Connection, timeout_s: float | None = None) -> None:
         raise LockTimeoutError(holders(conn)) from None
     conn.execute(sa.text("select set_config('lock_timeout', :v, true)"), {"v": before})
     savepoint.commit()
+
+
+def serialise_queue_setup(conn: sa.Connection) -> None:
+    """Wait until no other daemon is creating the queue schema; held to the end of `conn`'s
+    transaction, so two daemons starting at once do not both create it."""
+    conn.execute(
+        sa.text("select pg_advisory_xact_lock(:ns, :obj)"), {"ns": NAMESPACE, "obj": QUEUE_SETUP}
+    )

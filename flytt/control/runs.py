@@ -9,6 +9,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psutil
@@ -135,3 +136,32 @@ def current_run_id(conn: sa.Connection, commands: tuple[str, ...]) -> int | None
         ),
         {"pid": os.getpid(), "actor": _actor(), "c": list(commands)},
     ).scalar()
+
+
+def last_succeeded_at(
+    conn: sa.Connection, command: str, *, started: bool = False
+) -> datetime | None:
+    """When the newest succeeded run of `command` (any host) finished, or with `started` when
+    it started (UTC); None when none succeeded."""
+    column = "started_at" if started else "finished_at"
+    return conn.execute(
+        sa.text(f"select max({column}) from flytt.run where command = :c and status = 'succeeded'"),
+        {"c": command},
+    ).scalar()
+
+
+def rows_loaded_since(conn: sa.Connection, since: datetime | None) -> int | None:
+    """Rows that succeeded `load` runs (any host) brought since `since` (UTC; None: ever), the
+    sum of their per-table counts; None when no load run succeeded in that time."""
+    rows: Any = conn.execute(
+        sa.text(
+            "select counts from flytt.run where command = 'load' and status = 'succeeded' "
+            "and (cast(:since as timestamptz) is null or started_at >= :since)"
+        ),
+        {"since": since},
+    ).scalars()
+    total: int | None = None
+    for counts in rows:
+        values = counts.values() if isinstance(counts, dict) else []
+        total = (total or 0) + sum(v for v in values if isinstance(v, int))
+    return total

@@ -1,0 +1,69 @@
+"""The daemon's HTTP port: `/healthz` (live), `/readyz` (ready), `/metrics` (Prometheus).
+
+Served by the standard library's WSGI server in threads of its own, read-only, with no
+personal data: `/healthz` answers 200 while the process runs its loop, `/readyz` 200 or 503
+with the reason as text, `/metrics` the registry in the Prometheus text format
+(prometheus-client's `make_wsgi_app`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+
+ReadyCheck = Callable[[], str | None]
+"""Returns None when ready, else one line saying why not."""
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes are not log events
+        pass
+
+
+def _app(registry: CollectorRegistry, ready: ReadyCheck) -> Callable[..., Iterable[bytes]]:
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        if path == "/readyz":
+            reason = ready()
+            status = "200 OK" if reason is None else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [f"{reason or 'ready'}\n".encode()]
+        if path == "/metrics":
+            return metrics(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"not found: try /healthz, /readyz or /metrics\n"]
+
+    return app
+
+
+@contextmanager
+def serving(host: str, port: int, registry: CollectorRegistry, ready: ReadyCheck) -> Iterator[int]:
+    """Serve the three paths on `host:port` until the block exits; yield the bound port
+    (`port` 0 picks a free one).
+
+    Raises:
+        OSError: the port is taken or the interface does not exist.
+    """
+    server = make_server(host, port, _app(registry, ready), _Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="flytt-http", daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()

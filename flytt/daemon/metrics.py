@@ -1,0 +1,121 @@
+"""The daemon's Prometheus metric families (prometheus-client), on `/metrics`.
+
+Job metrics are counted as jobs end in this process; the element figures are read from the
+warehouse on each scrape (one short query each), so every daemon on every host reports the
+same fleet-wide numbers for them. Names follow the Prometheus naming guide
+(https://prometheus.io/docs/practices/naming/): a `flytt_` prefix, base units (seconds),
+`_total` for counters. No label carries personal data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from flytt.control import elements
+from flytt.daemon.jobs import JobOutcome
+from flytt.warehouse import Warehouse
+
+OUTCOME_KEYS = (
+    "delivered",
+    "already_there",
+    "quarantined",
+    "failed",
+    "retry_later",
+    "made_available",
+    "blocked",
+    "verified",
+    "mismatches",
+)
+"""The step counts that become `flytt_element_outcomes_total{job, outcome}`."""
+
+
+class _WarehouseCollector(Collector):
+    """Elements per state and the age of the oldest waiting element, read at scrape time."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        by_state = GaugeMetricFamily(
+            "flytt_elements", "Elements in flytt.element_state, by state.", labels=["state"]
+        )
+        oldest = GaugeMetricFamily(
+            "flytt_oldest_waiting_seconds",
+            "Age of the oldest element waiting for a step: delivery (step 2.1, since its A2 "
+            "creation) or exposure (steps 5/6, since its delivery); 0 when none waits.",
+            labels=["step"],
+        )
+        try:
+            with self.warehouse.engine.connect() as conn:
+                counts = elements.count_by_state(conn)
+                delivery, exposure = elements.oldest_waiting(conn)
+        except Exception:  # an unreachable warehouse shows in /readyz, not as a scrape error
+            return
+        for state, n in sorted(counts.items()):
+            by_state.add_metric([str(state)], n)
+        oldest.add_metric(["2.1"], delivery or 0.0)
+        oldest.add_metric(["5"], exposure or 0.0)
+        yield by_state
+        yield oldest
+
+
+class DaemonMetrics:
+    """The metric families of one daemon process, in a registry of their own.
+
+    Attributes:
+        registry: what `/metrics` serves.
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.registry = CollectorRegistry()
+        self.job_runs = Counter(
+            "flytt_job_runs",
+            "Daemon jobs that ended, by job and outcome (succeeded, failed, skipped).",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "flytt_job_duration_seconds",
+            "Duration of daemon jobs.",
+            ["job"],
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+            registry=self.registry,
+        )
+        self.last_success = Gauge(
+            "flytt_job_last_success_timestamp_seconds",
+            "When each job last succeeded in this process (Unix time).",
+            ["job"],
+            registry=self.registry,
+        )
+        self.element_outcomes = Counter(
+            "flytt_element_outcomes",
+            "What daemon jobs did to elements, by job and outcome.",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "flytt_job_errors",
+            "Failed daemon jobs, by job and error type.",
+            ["job", "error"],
+            registry=self.registry,
+        )
+        self.registry.register(_WarehouseCollector(warehouse))
+
+    def observe(self, result: JobOutcome) -> None:
+        """Count one ended job."""
+        self.job_runs.labels(result.name, result.outcome).inc()
+        self.job_seconds.labels(result.name).observe(result.seconds)
+        if result.outcome == "succeeded":
+            self.last_success.labels(result.name).set(time.time())
+        if result.outcome == "failed":
+            error = str(result.counts.get("error", "unknown")).split(":", 1)[0]
+            self.errors.labels(result.name, error).inc()
+        for key in OUTCOME_KEYS:
+            value = result.counts.get(key)
+            if isinstance(value, int) and value > 0:
+                self.element_outcomes.labels(result.name, key).inc(value)

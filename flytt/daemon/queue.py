@@ -1,0 +1,113 @@
+"""The daemon's task queue: procrastinate on the warehouse, in schema `flytt_queue`.
+
+Why procrastinate (reference sync-and-delegations §4): periodic tasks are deferred once per
+period by the database however many workers run ("high availability periodic scheduling"),
+`lock=` runs the jobs of one key one after the other across every host, `queueing_lock=` keeps
+at most one waiting job per key, and workers send heartbeats and shut down gracefully.
+
+Schedule: every job is a periodic task (`cron_every`), deferred once per period fleet-wide.
+`load` and `build` share `lock="flytt:refresh"`, so they never overlap on any host, and the
+load of a period runs before its build (procrastinate runs a lock's jobs in id order, and the
+load is deferred first). Each job has `queueing_lock=<job>`: a slow job is not followed by a
+pile of waiting copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import procrastinate
+import sqlalchemy as sa
+from procrastinate.schema import SchemaManager
+from psycopg.conninfo import make_conninfo
+
+from flytt.control import locks
+from flytt.settings import Settings
+from flytt.warehouse import Warehouse
+
+QUEUE_SCHEMA = "flytt_queue"
+REFRESH_LOCK = "flytt:refresh"
+
+
+def cron_every(seconds: int) -> str:
+    """A cron expression (croniter's six fields, seconds last) that fires every `seconds`.
+
+    Raises:
+        ValueError: `seconds` neither divides a minute nor is whole minutes dividing an hour
+            (`Settings` refuses those already).
+    """
+    if seconds < 60 and 60 % seconds == 0:
+        return f"* * * * * */{seconds}"
+    if seconds % 60 == 0 and 3600 % seconds == 0:
+        return f"*/{seconds // 60} * * * *"
+    raise ValueError(f"{seconds} s is not a period a cron schedule repeats evenly")
+
+
+def schedule(settings: Settings) -> dict[str, int]:
+    """Seconds between runs of each job, in cycle order."""
+    return {
+        "load": settings.daemon_load_every_seconds,
+        "build": settings.daemon_load_every_seconds,
+        "migrate": settings.daemon_migrate_every_seconds,
+        "expose": settings.daemon_expose_every_seconds,
+    }
+
+
+def conninfo(warehouse: Warehouse) -> str:
+    """libpq connection string of the warehouse with `search_path` set to the queue schema."""
+    return make_conninfo(
+        host=warehouse.host,
+        port=warehouse.port,
+        user=warehouse.user,
+        password=warehouse.password or None,
+        dbname=warehouse.database,
+        connect_timeout=5,
+        options=f"-c search_path={QUEUE_SCHEMA}",
+    )
+
+
+def ensure_schema(warehouse: Warehouse) -> bool:
+    """Create schema `flytt_queue` with procrastinate's tables if it is not there yet.
+
+    Safe when several daemons start at once (`locks.serialise_queue_setup`).
+
+    Returns:
+        True when this call created it.
+    """
+    with warehouse.engine.begin() as conn:
+        locks.serialise_queue_setup(conn)
+        conn.execute(sa.text(f"create schema if not exists {QUEUE_SCHEMA}"))
+        if conn.execute(
+            sa.text("select to_regclass(:t) is not null"),
+            {"t": f"{QUEUE_SCHEMA}.procrastinate_jobs"},
+        ).scalar():
+            return False
+        conn.execute(sa.text(f"set local search_path = {QUEUE_SCHEMA}"))
+        # psycopg2 formats the statement when given parameters, so `%` is doubled (as
+        # procrastinate's own SchemaManager.apply_schema does)
+        conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"), ())
+        return True
+
+
+def make_app(
+    settings: Settings, warehouse: Warehouse, handle: Callable[[str], None]
+) -> procrastinate.App:
+    """The procrastinate app with one periodic task per job; each calls `handle(job_name)`
+    in a worker thread (sync tasks run in threads)."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo(warehouse), min_size=1, max_size=settings.daemon_concurrency + 3
+        )
+    )
+    for name, every in schedule(settings).items():
+
+        def run(timestamp: int, job: str = name) -> None:
+            handle(job)
+
+        task = app.task(
+            name=f"flytt.{name}",
+            queueing_lock=name,
+            lock=REFRESH_LOCK if name in ("load", "build") else None,
+        )(run)
+        app.periodic(cron=cron_every(every), periodic_id=name)(task)
+    return app

@@ -1,0 +1,174 @@
+"""The `flytt daemon` process: one full cycle (`--once`), or the service until SIGTERM.
+
+As a service it creates the queue schema if needed, serves `/healthz`, `/readyz` and
+`/metrics` on `settings.daemon_port`, and runs a procrastinate worker with
+`settings.daemon_concurrency` jobs at once. SIGTERM or SIGINT stops it gracefully: no new job
+starts, delivery stops claiming after its current batch (elements already claimed are
+delivered, the rest of its leases are released), running jobs get
+`settings.daemon_shutdown_seconds` to end, the worker unregisters, and the process exits 0.
+A daemon that dies without that loses nothing either: procrastinate sees its heartbeat stop
+and the element leases it held expire (`settings.lease_seconds`), so another daemon goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from flytt.control import runs
+from flytt.control.migrate import current_revision, head_revision
+from flytt.daemon.http import serving
+from flytt.daemon.jobs import CYCLE, JobOutcome, run_job
+from flytt.daemon.logs import configure_json_logging
+from flytt.daemon.metrics import DaemonMetrics
+from flytt.daemon.queue import ensure_schema, make_app, schedule
+from flytt.errors import UserError
+from flytt.settings import Settings
+from flytt.warehouse import Warehouse
+
+log = logging.getLogger("flytt.daemon")
+
+STALE_AFTER_PERIODS = 4
+"""`/readyz` fails when no delivery job succeeded (on any host) for this many periods."""
+
+
+def _log_outcome(result: JobOutcome) -> None:
+    level = logging.WARNING if result.outcome == "failed" else logging.INFO
+    log.log(
+        level,
+        f"job {result.name} {result.outcome} in {result.seconds:.1f} s",
+        extra={
+            "job": result.name,
+            "outcome": result.outcome,
+            "seconds": result.seconds,
+            "counts": result.counts,
+        },
+    )
+
+
+def run_once(settings: Settings, warehouse: Warehouse) -> list[JobOutcome]:
+    """Run every job of the cycle once, in order, in this process (cron, tests, debugging).
+
+    Returns:
+        One outcome per job of `CYCLE`; a failed job does not stop the ones after it.
+    """
+    results = []
+    for name in CYCLE:
+        result = run_job(name, settings, warehouse)
+        _log_outcome(result)
+        results.append(result)
+    return results
+
+
+class _Readiness:
+    """`/readyz`: warehouse reachable, control schema at head, delivery not stale."""
+
+    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.started = datetime.now(UTC)
+        self.stale = timedelta(
+            seconds=max(settings.daemon_migrate_every_seconds * STALE_AFTER_PERIODS, 120)
+        )
+        self.head = head_revision()
+
+    def __call__(self) -> str | None:
+        try:
+            if current_revision(self.warehouse) != self.head:
+                return "the control schema is not at the newest revision (run any flytt command)"
+            with self.warehouse.engine.connect() as conn:
+                last = runs.last_succeeded_at(conn, "migrate")
+        except sa.exc.SQLAlchemyError:
+            return "the warehouse cannot be reached"
+        now = datetime.now(UTC)
+        if now - self.started < self.stale:
+            return None  # still starting: the first cycles have not had their time yet
+        if last is None or now - last > self.stale:
+            return f"no delivery job succeeded in the last {int(self.stale.total_seconds())} s"
+        return None
+
+
+def serve(settings: Settings, warehouse: Warehouse) -> None:
+    """Run the daemon until SIGTERM or SIGINT (module docstring).
+
+    Raises:
+        UserError: the HTTP port is taken, or the queue schema cannot be created.
+    """
+    configure_json_logging()
+    if ensure_schema(warehouse):
+        log.info("created the queue schema flytt_queue", extra={"action": "queue_schema"})
+    metrics = DaemonMetrics(warehouse)
+    stopping = threading.Event()
+
+    def handle(name: str) -> None:
+        result = run_job(name, settings, warehouse, stopping.is_set)
+        metrics.observe(result)
+        _log_outcome(result)
+
+    with contextlib.ExitStack() as stack:
+        try:
+            port = stack.enter_context(
+                serving(
+                    settings.daemon_host,
+                    settings.daemon_port,
+                    metrics.registry,
+                    _Readiness(settings, warehouse),
+                )
+            )
+        except OSError as exc:
+            raise UserError(
+                f"flytt daemon cannot listen on {settings.daemon_host}:{settings.daemon_port} "
+                f"({exc.strerror}); set FLYTT_DAEMON_PORT to a free port (0 picks one)."
+            ) from None
+        log.info(
+            f"flytt daemon listening on http://{settings.daemon_host}:{port} "
+            "(/healthz, /readyz, /metrics)",
+            extra={"action": "start", "port": port, "schedule": schedule(settings)},
+        )
+        asyncio.run(_work(settings, warehouse, handle, stopping))
+    log.info("flytt daemon stopped", extra={"action": "stop"})
+
+
+async def _work(
+    settings: Settings, warehouse: Warehouse, handle: Any, stopping: threading.Event
+) -> None:
+    app = make_app(settings, warehouse, handle)
+    async with app.open_async():
+        worker = asyncio.create_task(
+            app.run_worker_async(
+                name=f"flytt@{socket.gethostname()}:{os.getpid()}",
+                concurrency=settings.daemon_concurrency,
+                shutdown_graceful_timeout=settings.daemon_shutdown_seconds,
+                install_signal_handlers=False,
+                delete_jobs="successful",
+            )
+        )
+        loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int) -> None:
+            if not stopping.is_set():
+                log.info(
+                    f"received {signal.Signals(signum).name}: stopping after running jobs",
+                    extra={"action": "stopping"},
+                )
+            stopping.set()
+            worker.cancel()  # procrastinate stops taking jobs and waits for running ones
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        started = time.monotonic()
+        try:
+            await worker
+        except asyncio.CancelledError:
+            if not stopping.is_set():
+                raise
+        log.debug("worker ended", extra={"seconds": round(time.monotonic() - started, 1)})
