@@ -194,6 +194,9 @@ class _Exposer:
                         limit=want,
                         lease_seconds=self.settings.lease_seconds,
                         exclude=sorted(self.tried),
+                        lanes=elements.Lanes(
+                            self.settings.live_share, self.settings.live_window_minutes
+                        ),
                     )
                 if not batch:
                     break

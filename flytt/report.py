@@ -10,7 +10,9 @@ The report document (JSON with `--json`):
                                   # one row per reason: an element can have several
      "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}],
      "dialog_mismatches_by_field": [{"field": str, "dialogs": n}],   # step 5 verification
-     "failed_services": [{"resource_id": str, "error_code": str, "attempts": n}]}   # step 1.2
+     "failed_services": [{"resource_id": str, "error_code": str, "attempts": n}],  # step 1.2
+     "steady_state": {"count": n, "p50_s": x, "p95_s": y, "max_s": z}}   # steps 2.1 and 6:
+                                  # eligible (A2 creation + wait) → available, seconds
 
 Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
 """
@@ -81,6 +83,7 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
         "recent_runs": recent_runs,
         "dialog_mismatches_by_field": dialog_mismatches,
         "failed_services": failed_services,
+        "steady_state": status["steps"]["6"]["latency"],
     }
 
 
@@ -96,6 +99,15 @@ def _short_counts(counts: dict[str, Any], most: int = 4) -> str:
         else:
             parts.append(f"{key} {value}")
     return "; ".join(parts)
+
+
+def _print_latency(latency: dict[str, Any]) -> None:
+    if latency.get("count"):
+        out.print(
+            f"Steady-state latency (eligible in A2 → available in Dialogporten), "
+            f"{latency['count']} elements: p50 {latency['p50_s']} s, p95 {latency['p95_s']} s, "
+            f"max {latency['max_s']} s"
+        )
 
 
 def print_status(doc: dict[str, Any]) -> None:
@@ -121,6 +133,7 @@ def print_status(doc: dict[str, Any]) -> None:
         )
         steps.add_row(key, step["title"], step["state"], extra)
     out.print(steps)
+    _print_latency(doc["steps"].get("6", {}).get("latency") or {})
     by_year = doc["steps"].get("5", {}).get("by_year") or {}
     if by_year:
         years = Table(title="Step 5 by year (A2 creation, Norwegian time)", title_justify="left")
@@ -135,6 +148,7 @@ def print_report(doc: dict[str, Any]) -> None:
     """Print a report document as tables; empty sections say so in one line."""
     total = sum(doc["counts_by_state"].values())
     out.print(f"Elements tracked: {total}")
+    _print_latency(doc.get("steady_state") or {})
     if doc["failed_by_error"]:
         t = Table(title="Failed elements by last error code", title_justify="left")
         t.add_column("error code")

@@ -157,6 +157,16 @@ class Settings(BaseSettings):
         description="Correspondence ids per make-available request (list mode, issue #5).",
     )
 
+    live_share: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Share of each delivery and exposure batch kept for live elements (those "
+        "that became eligible within live_window_minutes); the backlog gets the rest.",
+    )
+    live_window_minutes: int = Field(
+        1440, ge=0, description="How recently an element became eligible to count as live."
+    )
     daemon_port: int = Field(
         9480, ge=0, le=65535, description="Port of `flytt daemon`'s /healthz, /readyz, /metrics."
     )

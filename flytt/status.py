@@ -8,6 +8,14 @@ Shape (stable; later issues add keys, never remove or rename them):
      "nothing_migrated": bool}
 
 Each step has `state` in not_started / running / done and the numbers counted so far.
+
+Steps 2.1 and 6 (continuous; never `done` while A2 runs) count the elements that became
+eligible (A2 creation + the service's wait time) at or after `transition_started_at`, the
+start of the first succeeded delivery run. 2.1 is `running` once a `flytt daemon` delivery job
+succeeded; it shows the `backlog` (eligible, not delivered), `oldest_eligible_age_s` and when
+its last job ended (`last_cycle_at`, UTC). 6 is `running` once such a new element is
+available through a daemon; `latency` is the steady-state latency from eligible to available
+(`count`, `p50_s`, `p95_s`, `max_s`), as `flytt report --json` prints under `steady_state`.
 Steps 1.1 and 5 have `retrying`: elements that failed at least one attempt of that step and
 wait for the next one; each step counts its own attempts (`delivery_attempts`,
 `exposure_attempts`, control schema revision 0005).
@@ -15,6 +23,7 @@ wait for the next one; each step counts its own attempts (`delivery_attempts`,
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +45,14 @@ STEP_TITLES: dict[str, str] = {
 }
 MIGRATED_STATES = (ElementState.MIGRATED, ElementState.AVAILABLE, ElementState.A2_BLOCKED)
 PENDING_STATES = (ElementState.DISCOVERED, ElementState.ELIGIBLE)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _progress_state(done: int, pending: int, running: bool) -> str:
@@ -68,6 +85,13 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
         retrying = elements.retrying_by_stage(conn)
         migrate_running = runs.is_running(conn, "migrate")
         expose_running = runs.is_running(conn, "expose")
+        start = runs.first_succeeded_start(conn, "migrate")
+        live = elements.steady_state(conn, start) if start is not None else None
+        daemon_migrates = runs.daemon_has_run(conn, "migrate")
+        daemon_exposes = runs.daemon_has_run(conn, "expose")
+        oldest_eligible_s, oldest_migrated_s = elements.oldest_waiting(conn)
+        last_migrate = runs.last_succeeded_at(conn, "migrate")
+        last_expose = runs.last_succeeded_at(conn, "expose")
 
     migrated = sum(counts[s] for s in MIGRATED_STATES)
     pending = sum(counts[s] for s in PENDING_STATES)
@@ -90,7 +114,14 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
             "services": int(services[0]),
             "delivered": int(services[1]),
         },
-        "2.1": {"state": "not_started"},
+        "2.1": {
+            "state": "running" if daemon_migrates else "not_started",
+            "transition_started_at": _iso(start),
+            "new_delivered": live.delivered if live else 0,
+            "backlog": counts[ElementState.ELIGIBLE],
+            "oldest_eligible_age_s": _round(oldest_eligible_s),
+            "last_cycle_at": _iso(last_migrate),
+        },
         "2.2": {"state": "not_started"},
         "3": {"state": "not_started", "services_synced": int(services[2])},
         "4": {"state": "not_started"},
@@ -101,7 +132,14 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
             "retrying": retrying[elements.Stage.EXPOSURE],
             "by_year": exposure_by_year,
         },
-        "6": {"state": "not_started"},
+        "6": {
+            "state": "running" if daemon_exposes and live and live.count else "not_started",
+            "new_available": live.count if live else 0,
+            "waiting": counts[ElementState.MIGRATED],
+            "oldest_migrated_age_s": _round(oldest_migrated_s),
+            "latency": (live or elements.SteadyState(0, 0, None, None, None)).latency(),
+            "last_cycle_at": _iso(last_expose),
+        },
     }
     for key, step in steps.items():
         step["title"] = STEP_TITLES[key]

@@ -106,6 +106,7 @@ class DeliveryRun:
                 batch=batch,
                 lease_seconds=self.settings.lease_seconds,
                 newest_first=self.newest_first,
+                lanes=elements.Lanes(self.settings.live_share, self.settings.live_window_minutes),
             )
 
     def renew(self, ids: Sequence[int]) -> None:

@@ -59,7 +59,8 @@ _VERDICT = f"""
                 else v.exclusion_reason end as state_reason,
            case when v.quarantine_reason_code is null and not v.is_eligible
                      and v.exclusion_reason = 'within_migration_wait_time'
-                then v.eligible_from end as wait_until
+                then v.eligible_from end as wait_until,
+           v.eligible_from
     from {SCHEMA}.{ELIGIBILITY} v
 """
 

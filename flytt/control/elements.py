@@ -38,6 +38,7 @@ times are the database's `now()` (UTC).
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import uuid
@@ -141,7 +142,8 @@ picked as (
           and (e.next_attempt_at is null or e.next_attempt_at <= now())
           and (e.a2_created_at is null
                or e.a2_created_at <= now() - make_interval(mins => quota.wait_minutes))
-        order by e.a2_created_at {{direction}}, e.a2_correspondence_id {{direction}}
+          and {{lane}}
+        order by {{order}}
         limit least(quota.remaining, :batch)
         for update of e skip locked
     ) pick
@@ -155,8 +157,44 @@ update flytt.element_state e
  where e.a2_correspondence_id = picked.a2_correspondence_id
 returning e.a2_correspondence_id, e.resource_id, {READABLE_CREATED_AT}, e.delivery_attempts
 """
-CLAIM_FOR_DELIVERY_OLDEST_FIRST = _CLAIM_FOR_DELIVERY.format(direction="asc")
-CLAIM_FOR_DELIVERY_NEWEST_FIRST = _CLAIM_FOR_DELIVERY.format(direction="desc")
+LIVE_SINCE = "coalesce(e.eligible_from, e.a2_created_at)"
+"""When an element became eligible (A2 creation + wait; creation for rows from before 0006)."""
+IN_LIVE_LANE = f"{LIVE_SINCE} >= now() - make_interval(mins => :live_window)"
+IN_HISTORY_LANE = f"not ({IN_LIVE_LANE}) or {LIVE_SINCE} is null"
+_FIFO = f"{LIVE_SINCE} asc nulls last, e.a2_correspondence_id asc"
+
+CLAIM_FOR_DELIVERY_LIVE = _CLAIM_FOR_DELIVERY.format(lane=f"({IN_LIVE_LANE})", order=_FIFO)
+CLAIM_FOR_DELIVERY_OLDEST_FIRST = _CLAIM_FOR_DELIVERY.format(
+    lane=f"({IN_HISTORY_LANE})", order="e.a2_created_at asc, e.a2_correspondence_id asc"
+)
+CLAIM_FOR_DELIVERY_NEWEST_FIRST = _CLAIM_FOR_DELIVERY.format(
+    lane=f"({IN_HISTORY_LANE})", order="e.a2_created_at desc, e.a2_correspondence_id desc"
+)
+
+
+@dataclass(frozen=True)
+class Lanes:
+    """How claims share capacity between live traffic and the backlog (DESIGN step 6).
+
+    An element is in the live lane when it became eligible (`LIVE_SINCE`: A2 creation + the
+    service's wait time) within the last `window_minutes`; all others are history. Each claim
+    of `n` elements takes up to `ceil(n * live_share)` from the live lane, oldest eligible
+    first (first in, first out: that keeps latency low), fills the rest from the history lane
+    in that stage's own order, and gives capacity one lane cannot use to the other, so no
+    worker idles while either lane has work. The Dialogporten adapter shares its workers 70 %
+    live / 30 % history the same way (reference sync-and-delegations §3).
+    """
+
+    live_share: float = 0.7
+    window_minutes: int = 1440
+
+    def live_quota(self, n: int) -> int:
+        """Live-lane elements a claim of `n` takes first."""
+        return math.ceil(n * self.live_share) if self.live_share > 0 else 0
+
+
+NO_LANES = Lanes(live_share=0.0, window_minutes=0)
+"""History order only: every element counts as history (a window of 0 minutes is empty)."""
 
 MARK_MIGRATED = f"""
 update flytt.element_state
@@ -267,32 +305,51 @@ def claim_for_delivery(
     batch: int,
     lease_seconds: int,
     newest_first: bool = False,
+    lanes: Lanes = NO_LANES,
 ) -> list[Claimed]:
     """Lease up to `batch` eligible elements for delivery, at most `quota.remaining` per
-    service, oldest first (or newest first), skipping rows another process holds or claims.
+    service, skipping rows another process holds or claims.
 
     Only elements older than their service's wait time, whose retry time has come and whose
-    lease is free or expired are taken. Commit `conn`'s transaction right after.
+    lease is free or expired are taken. With `lanes`, live elements come first, oldest
+    eligible first, up to the live share, then history oldest (or newest) first (`Lanes`).
+    Commit `conn`'s transaction right after.
 
     Returns:
-        The claimed elements (may be fewer than `batch`; empty when nothing is claimable).
+        The claimed elements, live lane first (may be fewer than `batch`; empty when nothing
+        is claimable).
     """
-    quotas = [q for q in quotas if q.remaining > 0]
-    if not quotas:
-        return []
-    sql = CLAIM_FOR_DELIVERY_NEWEST_FIRST if newest_first else CLAIM_FOR_DELIVERY_OLDEST_FIRST
-    rows = conn.execute(
-        sa.text(sql),
-        {
-            "rids": [q.resource_id for q in quotas],
-            "remaining": [q.remaining for q in quotas],
-            "waits": [q.wait_minutes for q in quotas],
-            "batch": batch,
-            "owner": owner,
-            "lease_seconds": lease_seconds,
-        },
-    ).all()
-    return [Claimed(r[0], r[1], r[2], r[3]) for r in rows]
+    history = CLAIM_FOR_DELIVERY_NEWEST_FIRST if newest_first else CLAIM_FOR_DELIVERY_OLDEST_FIRST
+    remaining = {q.resource_id: q for q in quotas if q.remaining > 0}
+
+    def take(sql: str, n: int) -> list[Claimed]:
+        open_quotas = [q for q in remaining.values() if q.remaining > 0]
+        if n <= 0 or not open_quotas:
+            return []
+        rows = conn.execute(
+            sa.text(sql),
+            {
+                "rids": [q.resource_id for q in open_quotas],
+                "remaining": [q.remaining for q in open_quotas],
+                "waits": [q.wait_minutes for q in open_quotas],
+                "batch": n,
+                "owner": owner,
+                "lease_seconds": lease_seconds,
+                "live_window": lanes.window_minutes,
+            },
+        ).all()
+        got = [Claimed(r[0], r[1], r[2], r[3]) for r in rows]
+        for c in got:
+            q = remaining[c.resource_id]
+            remaining[c.resource_id] = ServiceQuota(q.resource_id, q.remaining - 1, q.wait_minutes)
+        return got
+
+    live_quota = lanes.live_quota(batch)
+    live = take(CLAIM_FOR_DELIVERY_LIVE, live_quota)
+    rest = take(history, batch - len(live))
+    if len(live) == live_quota:  # the live lane may have more for capacity history left
+        live += take(CLAIM_FOR_DELIVERY_LIVE, batch - len(live) - len(rest))
+    return live + rest
 
 
 def mark_migrated(conn: sa.Connection, owner: str, a2_id: int, a3_id: uuid.UUID) -> bool:
@@ -533,7 +590,7 @@ class Candidate:
     attempts: int
 
 
-CLAIM_FOR_EXPOSURE = f"""
+_CLAIM_FOR_EXPOSURE = f"""
 with picked as (
     select e.a2_correspondence_id from flytt.element_state e
      where e.state = '{MIGRATED}' and e.a3_correspondence_id is not null
@@ -541,7 +598,8 @@ with picked as (
        and (e.next_attempt_at is null or e.next_attempt_at <= now())
        and (:all_services or e.resource_id = any(cast(:services as text[])))
        and e.a2_correspondence_id <> all(cast(:exclude as int[]))
-     order by {ORDER_SQL}
+       and {{lane}}
+     order by {{order}}
      limit :limit
      for update skip locked
 )
@@ -555,6 +613,11 @@ returning e.a2_correspondence_id, e.a3_correspondence_id,
           {READABLE_CREATED_AT} as a2_created_at,
           e.exposure_attempts as attempts, ({YEAR_GROUP_SQL}) as year_group
 """
+
+CLAIM_FOR_EXPOSURE_LIVE = _CLAIM_FOR_EXPOSURE.format(lane=f"({IN_LIVE_LANE})", order=_FIFO)
+CLAIM_FOR_EXPOSURE_HISTORY = _CLAIM_FOR_EXPOSURE.format(
+    lane=f"({IN_HISTORY_LANE})", order=ORDER_SQL
+)
 
 MARK_AVAILABLE = f"""
 update flytt.element_state
@@ -613,39 +676,46 @@ def claim_for_exposure(
     limit: int,
     lease_seconds: int,
     exclude: Sequence[int] = (),
+    lanes: Lanes = NO_LANES,
 ) -> list[Candidate]:
-    """Lease up to `limit` migrated elements with an A3 id for exposure, in exposure order
-    (`ORDER_SQL`), skipping leased rows and rows waiting for a retry.
+    """Lease up to `limit` migrated elements with an A3 id for exposure, skipping leased rows
+    and rows waiting for a retry: with `lanes`, live elements first (oldest eligible first, up
+    to the live share), then history in exposure order (`ORDER_SQL`).
 
     Args:
         services: ready resource ids (`*` = all); empty → nothing is claimed.
         cutover_year: `settings.cutover_year`.
         lease_seconds: how long the lease holds if this process dies.
         exclude: A2 ids not to claim (those that already failed in this run).
+        lanes: the live/history split (`Lanes`); default history order only.
 
     Returns:
-        The claimed candidates, in exposure order.
+        The claimed candidates: the live lane's first, then history in exposure order.
     """
     if not services:
         return []
-    rows = list(
-        conn.execute(
-            sa.text(CLAIM_FOR_EXPOSURE),
-            {
-                "all_services": ALL_SERVICES in services,
-                "services": list(services),
-                "exclude": list(exclude),
-                "owner": owner,
-                "limit": limit,
-                "lease": lease_seconds,
-                "cutover": cutover_year,
-            },
-        )
-    )
-    rows.sort(key=lambda r: (r.year_group, -_ts(r.a2_created_at), -r.a2_correspondence_id))
+    params = {
+        "all_services": ALL_SERVICES in services,
+        "services": list(services),
+        "exclude": list(exclude),
+        "owner": owner,
+        "lease": lease_seconds,
+        "cutover": cutover_year,
+        "live_window": lanes.window_minutes,
+    }
+
+    def take(sql: str, n: int) -> list[Any]:
+        return [] if n <= 0 else list(conn.execute(sa.text(sql), {**params, "limit": n}))
+
+    live_quota = lanes.live_quota(limit)
+    live = take(CLAIM_FOR_EXPOSURE_LIVE, live_quota)
+    history = take(CLAIM_FOR_EXPOSURE_HISTORY, limit - len(live))
+    if len(live) == live_quota:
+        live += take(CLAIM_FOR_EXPOSURE_LIVE, limit - len(live) - len(history))
+    history.sort(key=lambda r: (r.year_group, -_ts(r.a2_created_at), -r.a2_correspondence_id))
     return [
         Candidate(r.a2_correspondence_id, r.a3_correspondence_id, r.a2_created_at, r.attempts)
-        for r in rows
+        for r in live + history
     ]
 
 
@@ -726,9 +796,9 @@ with verdict as ({{source}}),
 upserted as (
     insert into flytt.element_state as e
         (a2_correspondence_id, resource_id, a2_created_at, state, state_reason, eligible_at,
-         next_attempt_at)
+         next_attempt_at, eligible_from)
     select a2_correspondence_id, resource_id, a2_created_at, state, state_reason,
-           case when state = '{ELIGIBLE}' then now() end, wait_until
+           case when state = '{ELIGIBLE}' then now() end, wait_until, eligible_from
     from verdict
     on conflict (a2_correspondence_id) do update
        set state = excluded.state,
@@ -737,12 +807,14 @@ upserted as (
            a2_created_at = excluded.a2_created_at,
            eligible_at = coalesce(e.eligible_at, excluded.eligible_at),
            next_attempt_at = excluded.next_attempt_at,
+           eligible_from = excluded.eligible_from,
            updated_at = now()
      where e.state in ('{DISCOVERED}', '{ELIGIBLE}', '{EXCLUDED}', '{QUARANTINED}')
        and (e.lease_expires_at is null or e.lease_expires_at < now())
-       and (e.state, e.state_reason, e.resource_id, e.a2_created_at)
+       and (e.state, e.state_reason, e.resource_id, e.a2_created_at, e.eligible_from)
            is distinct from
-           (excluded.state, excluded.state_reason, excluded.resource_id, excluded.a2_created_at)
+           (excluded.state, excluded.state_reason, excluded.resource_id, excluded.a2_created_at,
+            excluded.eligible_from)
        and not exists (
            select 1 from flytt.quarantine q
            where q.entity = 'correspondence' and q.a2_correspondence_id = e.a2_correspondence_id)
@@ -860,6 +932,54 @@ def oldest_waiting(conn: sa.Connection) -> tuple[float | None, float | None]:
         None if row[0] is None else float(row[0]),
         None if row[1] is None else float(row[1]),
     )
+
+
+STEADY_STATE = f"""
+with new as (
+    select state, extract(epoch from available_at - {LIVE_SINCE.replace("e.", "")}) as latency_s
+      from flytt.element_state
+     where {LIVE_SINCE.replace("e.", "")} >= :since
+)
+select count(*) filter (where state in ('{MIGRATED}', '{AVAILABLE}', '{A2_BLOCKED}')),
+       count(*) filter (where latency_s is not null),
+       percentile_cont(0.5) within group (order by latency_s),
+       percentile_cont(0.95) within group (order by latency_s),
+       max(latency_s)
+  from new
+"""
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """Elements that became eligible at or after a moment (the transition's start):
+    `delivered` (migrated or available) and the latency from eligible (A2 creation + the
+    service's wait) to available in seconds: `count`, `p50_s`, `p95_s`, `max_s` (None when
+    none is available yet)."""
+
+    delivered: int
+    count: int
+    p50_s: float | None
+    p95_s: float | None
+    max_s: float | None
+
+    def latency(self) -> dict[str, Any]:
+        """`{"count": n, "p50_s": x, "p95_s": y, "max_s": z}`, seconds rounded to 0.1."""
+        return {
+            "count": self.count,
+            "p50_s": _seconds(self.p50_s),
+            "p95_s": _seconds(self.p95_s),
+            "max_s": _seconds(self.max_s),
+        }
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def steady_state(conn: sa.Connection, since: datetime) -> SteadyState:
+    """Steps 2.1 and 6 for elements that became eligible at or after `since` (UTC)."""
+    row = conn.execute(sa.text(STEADY_STATE), {"since": since}).one()
+    return SteadyState(int(row[0]), int(row[1]), row[2], row[3], row[4])
 
 
 def count_by_state(conn: sa.Connection) -> dict[str, int]:

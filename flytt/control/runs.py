@@ -165,3 +165,27 @@ def rows_loaded_since(conn: sa.Connection, since: datetime | None) -> int | None
         values = counts.values() if isinstance(counts, dict) else []
         total = (total or 0) + sum(v for v in values if isinstance(v, int))
     return total
+
+
+def first_succeeded_start(conn: sa.Connection, command: str) -> datetime | None:
+    """When the first succeeded run of `command` (any host) started (UTC), or None: for
+    `migrate`, the start of the transition (the first migrated message)."""
+    return conn.execute(
+        sa.text(
+            "select min(started_at) from flytt.run where command = :c and status = 'succeeded'"
+        ),
+        {"c": command},
+    ).scalar()
+
+
+def daemon_has_run(conn: sa.Connection, command: str) -> bool:
+    """True when a `flytt daemon` job of `command` succeeded at least once (any host)."""
+    return bool(
+        conn.execute(
+            sa.text(
+                "select 1 from flytt.run where command = :c and status = 'succeeded' "
+                "and arguments ->> 'daemon' = 'true' limit 1"
+            ),
+            {"c": command},
+        ).scalar()
+    )

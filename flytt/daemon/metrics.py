@@ -42,7 +42,7 @@ class _WarehouseCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         by_state = GaugeMetricFamily(
-            "flytt_elements", "Elements in flytt.element_state, by state.", labels=["state"]
+            "flytt_elements", "Elements by state of the migration state machine.", labels=["state"]
         )
         oldest = GaugeMetricFamily(
             "flytt_oldest_waiting_seconds",
