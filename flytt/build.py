@@ -21,7 +21,11 @@ def _say_waiting(holders: list[locks.Holder]) -> None:
 
 
 def run_build(
-    warehouse: Warehouse, select: str | None = None, full_refresh: bool = False
+    warehouse: Warehouse,
+    select: str | None = None,
+    full_refresh: bool = False,
+    *,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Run `dbt build` (models, unit tests, data tests) and return counts.
 
@@ -36,7 +40,7 @@ def run_build(
         `{"models": n, "tests_passed": n, "test_failures": n, "warnings": n, "errors": n,
         "skipped": n, "seconds": s}`; `models` counts built models, seeds and snapshots.
     """
-    args = ["build"]
+    args = ["--quiet", "build"] if quiet else ["build"]  # quiet: dbt prints errors only
     if select:
         args += ["--select", select]
     if full_refresh:

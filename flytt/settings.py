@@ -174,13 +174,13 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Interface of `flytt daemon`'s HTTP port (0.0.0.0: every one)."
     )
     daemon_load_every_seconds: int = Field(
-        60, ge=1, description="How often the daemon loads the A2 increment and builds the marts."
+        10, ge=1, description="How often the daemon loads the A2 increment and builds the marts."
     )
     daemon_migrate_every_seconds: int = Field(
-        15, ge=1, description="How often the daemon discovers and delivers elements (step 2.1)."
+        5, ge=1, description="How often the daemon discovers and delivers elements (step 2.1)."
     )
     daemon_expose_every_seconds: int = Field(
-        15, ge=1, description="How often the daemon exposes delivered elements (steps 5, 6)."
+        5, ge=1, description="How often the daemon exposes delivered elements (steps 5, 6)."
     )
     daemon_elements_per_job: int = Field(
         500, ge=1, description="Elements one daemon delivery or exposure job handles at most."

@@ -10,8 +10,8 @@ Shape (stable; later issues add keys, never remove or rename them):
 Each step has `state` in not_started / running / done and the numbers counted so far.
 
 Steps 2.1 and 6 (continuous; never `done` while A2 runs) count the elements that became
-eligible (A2 creation + the service's wait time) at or after `transition_started_at`, the
-start of the first succeeded delivery run. 2.1 is `running` once a `flytt daemon` delivery job
+eligible (A2 creation + the service's wait time) at or after `transition_started_at`, when
+the first element was delivered. 2.1 is `running` once a `flytt daemon` delivery job
 succeeded; it shows the `backlog` (eligible, not delivered), `oldest_eligible_age_s` and when
 its last job ended (`last_cycle_at`, UTC). 6 is `running` once such a new element is
 available through a daemon; `latency` is the steady-state latency from eligible to available
@@ -85,7 +85,7 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
         retrying = elements.retrying_by_stage(conn)
         migrate_running = runs.is_running(conn, "migrate")
         expose_running = runs.is_running(conn, "expose")
-        start = runs.first_succeeded_start(conn, "migrate")
+        start = elements.transition_start(conn)
         live = elements.steady_state(conn, start) if start is not None else None
         daemon_migrates = runs.daemon_has_run(conn, "migrate")
         daemon_exposes = runs.daemon_has_run(conn, "expose")

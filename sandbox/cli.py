@@ -21,14 +21,31 @@ sandbox_app = typer.Typer(
 def demo(
     size: Annotated[int, typer.Option(help="Sandbox correspondences to generate.", min=1)] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the sandbox generator.")] = 42,
+    live: Annotated[
+        float | None,
+        typer.Option(
+            "--live",
+            metavar="SECONDS",
+            help="Then run flytt daemon for SECONDS while the sandbox A2 keeps changing, "
+            "drain, and print the steady-state latency (steps 2.1 and 6).",
+            min=1,
+        ),
+    ] = None,
+    rate: Annotated[
+        float,
+        typer.Option(
+            help="With --live: sandbox A2 changes per second (half are new messages).", min=0.01
+        ),
+    ] = 2.0,
 ) -> None:
     """Run the main job end to end: sandbox A2 data, load, build, migrate, expose, report.
 
-    Uses the embedded warehouse unless FLYTT_WAREHOUSE_DSN is set.
+    Uses the embedded warehouse unless FLYTT_WAREHOUSE_DSN is set. With --live, the daemon
+    then carries new sandbox correspondences to Dialogporten as they arrive.
     """
     from sandbox.demo import run_demo
 
-    run_demo(size=size, seed=seed)
+    run_demo(size=size, seed=seed, live_seconds=live, rate=rate)
 
 
 @sandbox_app.command("a2")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from flytt.console import err, out, print_summary
@@ -27,8 +28,86 @@ def _replicas(settings: Settings) -> Iterator[Settings]:
         yield replica_settings
 
 
-def run_demo(size: int, seed: int) -> None:
-    """Run every available step in order and print the report.
+DRAIN_LIMIT_S = 300.0
+"""Longest wait, after the live feed stops, for the daemon to carry what was fed."""
+
+
+def _drained(warehouse: Any, fed_until: datetime, transition_start: datetime) -> bool:
+    """True when the daemon has loaded, built, delivered and exposed what the feed wrote
+    before `fed_until`: a load started after it, a build after that load, a delivery after
+    that build and an exposure after that delivery succeeded, and no element that became
+    eligible since the transition began still waits."""
+    from flytt.control import elements, runs
+
+    with warehouse.engine.connect() as conn:
+        moment: datetime | None = fed_until
+        for command in ("load", "build", "migrate", "expose"):
+            assert moment is not None
+            moment = runs.finished_after(conn, command, moment)
+            if moment is None:
+                return False
+        return elements.waiting_since(conn, transition_start) == 0
+
+
+def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -> None:
+    """`flytt demo --live`: feed the sandbox A2 for `seconds` while the daemon runs here, then
+    drain, stop the daemon and print what each job did and the steady-state latency."""
+    import logging
+    import threading
+    import time
+
+    from flytt.control import elements
+    from flytt.daemon.service import serve
+    from sandbox.a2.live import run_live
+
+    with warehouse.engine.connect() as conn:
+        start = elements.transition_start(conn)
+    if start is None:
+        raise UserError("The demo delivered nothing to Altinn 3, so there is no live run to show.")
+    stop = threading.Event()
+    fed: dict[str, int] = {}
+    outcome: dict[str, bool] = {}
+
+    def feed_then_drain() -> None:
+        try:
+            fed.update(run_live(settings, rate=rate, max_seconds=seconds))
+            fed_until = datetime.now(UTC)
+            err.print(f"[bold]▶ Live feed stopped after {seconds:g} s; draining[/]")
+            deadline = time.monotonic() + DRAIN_LIMIT_S
+            while not stop.is_set() and time.monotonic() < deadline:
+                if _drained(warehouse, fed_until, start):
+                    outcome["drained"] = True
+                    break
+                time.sleep(1.0)
+        finally:
+            stop.set()
+
+    err.print(
+        f"[bold]▶ Live for {seconds:g} s: the sandbox A2 changes about {rate:g} times per "
+        "second while flytt daemon runs (Ctrl-C stops)[/]"
+    )
+    feeder = threading.Thread(target=feed_then_drain, name="sandbox-live", daemon=True)
+    feeder.start()
+    jobs = serve(
+        settings.model_copy(update={"daemon_port": 0}),
+        warehouse,
+        stop=stop,
+        log_level=logging.WARNING,
+    )
+    stop.set()
+    print_summary("  Live feed (rows written per A2 table)", fed or {"nothing": 0})
+    for name, counts in jobs.items():
+        print_summary(f"  Daemon job {name}", counts)
+    if not outcome.get("drained"):
+        out.print(
+            "  The daemon had not carried everything the feed wrote when the demo stopped; "
+            "`flytt status` shows what still waits."
+        )
+
+
+def run_demo(size: int, seed: int, live_seconds: float | None = None, rate: float = 2.0) -> None:
+    """Run every available step in order and print the report; with `live_seconds`, then
+    run the daemon while the sandbox A2 keeps changing (`_run_live`).
 
     Raises:
         UserError: a step failed in a way the user can fix (message names what to do).
@@ -77,5 +156,13 @@ def run_demo(size: int, seed: int) -> None:
                 run.counts[key] = counts
                 if key == "build" and (counts.get("errors") or counts.get("test_failures")):
                     raise UserError("dbt build failed in the demo; see the output above.")
+            if live_seconds:
+                _run_live(
+                    live.model_copy(update={"ready_services": live.ready_services or ["*"]}),
+                    warehouse,
+                    live_seconds,
+                    rate,
+                )
+                run.counts["live_seconds"] = live_seconds
     out.rule("Report")
     print_report(collect_report(warehouse))

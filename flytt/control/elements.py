@@ -976,6 +976,27 @@ def _seconds(value: Any) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
+TRANSITION_START = "select min(migrated_at) from flytt.element_state"
+
+
+def transition_start(conn: sa.Connection) -> datetime | None:
+    """When the first element was delivered to A3 (UTC): the start of the transition, from
+    which steps 2.1 and 6 count new elements; None before any delivery."""
+    value: datetime | None = conn.execute(sa.text(TRANSITION_START)).scalar()
+    return value
+
+
+WAITING_SINCE = f"""
+select count(*) from flytt.element_state e
+ where e.state in ('{DISCOVERED}', '{ELIGIBLE}', '{MIGRATED}') and {LIVE_SINCE} >= :since
+"""
+
+
+def waiting_since(conn: sa.Connection, since: datetime) -> int:
+    """Elements that became eligible at or after `since` (UTC) and are not available yet."""
+    return int(conn.execute(sa.text(WAITING_SINCE), {"since": since}).scalar_one())
+
+
 def steady_state(conn: sa.Connection, since: datetime) -> SteadyState:
     """Steps 2.1 and 6 for elements that became eligible at or after `since` (UTC)."""
     row = conn.execute(sa.text(STEADY_STATE), {"since": since}).one()

@@ -167,17 +167,6 @@ def rows_loaded_since(conn: sa.Connection, since: datetime | None) -> int | None
     return total
 
 
-def first_succeeded_start(conn: sa.Connection, command: str) -> datetime | None:
-    """When the first succeeded run of `command` (any host) started (UTC), or None: for
-    `migrate`, the start of the transition (the first migrated message)."""
-    return conn.execute(
-        sa.text(
-            "select min(started_at) from flytt.run where command = :c and status = 'succeeded'"
-        ),
-        {"c": command},
-    ).scalar()
-
-
 def daemon_has_run(conn: sa.Connection, command: str) -> bool:
     """True when a `flytt daemon` job of `command` succeeded at least once (any host)."""
     return bool(
@@ -189,3 +178,15 @@ def daemon_has_run(conn: sa.Connection, command: str) -> bool:
             {"c": command},
         ).scalar()
     )
+
+
+def finished_after(conn: sa.Connection, command: str, after: datetime) -> datetime | None:
+    """When the first succeeded run of `command` that started at or after `after` finished
+    (UTC), or None when there is none yet."""
+    return conn.execute(
+        sa.text(
+            "select finished_at from flytt.run where command = :c and status = 'succeeded' "
+            "and started_at >= :after order by started_at limit 1"
+        ),
+        {"c": command, "after": after},
+    ).scalar()

@@ -52,7 +52,7 @@ def _build(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> 
         loaded = runs.rows_loaded_since(conn, built)
     if built is not None and not loaded:
         return {"up_to_date": 1}  # no load since the last build began brought a row (any host)
-    counts = run_build(warehouse)
+    counts = run_build(warehouse, quiet=True)
     if counts.get("errors") or counts.get("test_failures"):
         raise BuildFailedError(counts)
     return counts

@@ -20,6 +20,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,22 +98,45 @@ class _Readiness:
         return None
 
 
-def serve(settings: Settings, warehouse: Warehouse) -> None:
-    """Run the daemon until SIGTERM or SIGINT (module docstring).
+def serve(
+    settings: Settings,
+    warehouse: Warehouse,
+    *,
+    stop: threading.Event | None = None,
+    log_level: int = logging.INFO,
+) -> dict[str, dict[str, int]]:
+    """Run the daemon until SIGTERM or SIGINT, or until `stop` is set (module docstring).
+
+    Args:
+        settings: the daemon's settings (schedule, port, concurrency, shutdown time).
+        warehouse: the warehouse holding the queue, the marts and schema `flytt`.
+        stop: set it to stop the daemon as SIGTERM would (in-process use, `flytt demo --live`).
+        log_level: the lowest level of the JSON log lines on stderr.
+
+    Returns:
+        What each job did in this process: per job name, `runs`, one count per outcome and
+        the sum of each of the step's numeric counts over its runs.
 
     Raises:
         UserError: the HTTP port is taken, or the queue schema cannot be created.
     """
-    configure_json_logging()
+    configure_json_logging(log_level)
     if ensure_schema(warehouse):
         log.info("created the queue schema flytt_queue", extra={"action": "queue_schema"})
     metrics = DaemonMetrics(warehouse)
     stopping = threading.Event()
+    summary: dict[str, Counter[str]] = defaultdict(Counter)
+    summary_lock = threading.Lock()
 
     def handle(name: str) -> None:
         result = run_job(name, settings, warehouse, stopping.is_set)
         metrics.observe(result)
         _log_outcome(result)
+        with summary_lock:
+            done = summary[name]
+            done["runs"] += 1
+            done[result.outcome] += 1
+            done.update({k: v for k, v in result.counts.items() if type(v) is int})
 
     with contextlib.ExitStack() as stack:
         try:
@@ -134,12 +158,17 @@ def serve(settings: Settings, warehouse: Warehouse) -> None:
             "(/healthz, /readyz, /metrics)",
             extra={"action": "start", "port": port, "schedule": schedule(settings)},
         )
-        asyncio.run(_work(settings, warehouse, handle, stopping))
+        asyncio.run(_work(settings, warehouse, handle, stopping, stop))
     log.info("flytt daemon stopped", extra={"action": "stop"})
+    return {name: dict(counts) for name, counts in summary.items()}
 
 
 async def _work(
-    settings: Settings, warehouse: Warehouse, handle: Any, stopping: threading.Event
+    settings: Settings,
+    warehouse: Warehouse,
+    handle: Any,
+    stopping: threading.Event,
+    stop: threading.Event | None,
 ) -> None:
     app = make_app(settings, warehouse, handle)
     async with app.open_async():
@@ -163,12 +192,26 @@ async def _work(
             stopping.set()
             worker.cancel()  # procrastinate stops taking jobs and waits for running ones
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, on_signal, signum)
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, on_signal, signum)
+        if stop is not None:
+
+            async def watch() -> None:
+                while not stop.is_set() and not worker.done():
+                    await asyncio.sleep(0.2)
+                if stop.is_set():
+                    stopping.set()
+                    worker.cancel()
+
+            watcher = asyncio.create_task(watch())
         started = time.monotonic()
         try:
             await worker
         except asyncio.CancelledError:
             if not stopping.is_set():
                 raise
+        finally:
+            if stop is not None:
+                watcher.cancel()
         log.debug("worker ended", extra={"seconds": round(time.monotonic() - started, 1)})

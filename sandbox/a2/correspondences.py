@@ -529,7 +529,13 @@ def _add_notifications(
                 address = None  # must be empty for Both/SMSPreferred/EmailPreferred (a2-model §1.7)
             elif rng.random() < mess.null_required:
                 address = None
-            sent = ctx.local(at + rng.uniform(5, 900)) if rng.random() < 0.97 else None
+            sent: datetime | None = None
+            if rng.random() < 0.97:
+                sent_ts = at + rng.uniform(5, 900)
+                # not sent by the end of the data (a live sandbox's "now"): no sent time yet,
+                # A2 records the moment a notification went out, never one ahead
+                if sent_ts <= ctx.end_ts:
+                    sent = ctx.local(sent_ts)
             rows["a2_notification_endpoint"].append(
                 {
                     "receiver_endpoint_id": ctx.seq.next("receiver_endpoint_id", start=1),
