@@ -5,6 +5,7 @@ Correctness only: the latency figures are printed and measured by the steady-sta
 (README "Benchmarks"), never asserted against a clock here.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -25,10 +26,8 @@ def data_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
     yield d
     pid_file = d / "pg" / "postmaster.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 @pytest.mark.slow
