@@ -51,6 +51,9 @@ EXPOSURES = {
     | {"correspondence_eligibility", "resources", "resource_policy_rules"},
     "flytt_expose": CORRESPONDENCE_MARTS | {"int_recipients_mapped_to_urn", "stg_a2__parties"},
     "flytt_report": {"quarantine"},
+    "flytt_daemon": CORRESPONDENCE_MARTS
+    | {"correspondence_eligibility", "resources", "resource_policy_rules"}
+    | {"int_recipients_mapped_to_urn", "stg_a2__parties"},
 }
 """Each exposure → the models its command reads."""
 
