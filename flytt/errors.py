@@ -29,3 +29,11 @@ class NotAvailableYet(UserError):
 
     def __init__(self, what: str, issue: int) -> None:
         super().__init__(f"{what} is not available yet (tracked in issue #{issue}).", exit_code=2)
+
+
+class MartsNotBuilt(UserError):
+    """The `a3` marts a command reads do not exist yet: `flytt build` has not run on this
+    warehouse. The daemon counts its jobs as skipped until the first build."""
+
+    def __init__(self, relation: str) -> None:
+        super().__init__(f"The view {relation} does not exist; run `flytt build` first.")

@@ -60,7 +60,7 @@ from typing_extensions import Unpack
 from flytt.console import progress
 from flytt.control import elements, locks
 from flytt.control.elements import ServiceQuota
-from flytt.errors import UserError
+from flytt.errors import MartsNotBuilt, UserError
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 from syncd.attachments_upload import CHUNK_SIZE, default_byte_source
@@ -171,9 +171,7 @@ def run_migrate(
         tx = conn.begin()
         locks.share_marts(conn)  # wait for a running build rather than miss its views
         if not relation_exists(conn, ELIGIBILITY):
-            raise UserError(
-                f"The view {SCHEMA}.{ELIGIBILITY} does not exist; run `flytt build` first."
-            )
+            raise MartsNotBuilt(f"{SCHEMA}.{ELIGIBILITY}")
         found = discover(conn)
         waits = service_waits(conn)
         pending = pending_by_service(conn, services, waits, per_service)

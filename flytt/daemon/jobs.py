@@ -18,7 +18,7 @@ from typing import Any
 
 from flytt.control import runs
 from flytt.control.runs import recorded_run
-from flytt.errors import NotAvailableYet
+from flytt.errors import MartsNotBuilt, NotAvailableYet
 from flytt.pipeline import DeliveryOptions, run_build, run_expose, run_load, run_migrate
 from flytt.redact import redact
 from flytt.settings import Settings
@@ -106,7 +106,8 @@ def run_job(
         should_stop: polled by delivery between batches; True ends the job early.
 
     Returns:
-        The outcome. A step that is not available yet is `skipped`; an error is `failed` with
+        The outcome. A step that is not available yet, or that needs marts not built yet, is
+        `skipped` with the `reason`; an error is `failed` with
         a one-line, redacted `error` in the counts (the daemon goes on with the next job).
 
     Raises:
@@ -121,7 +122,7 @@ def run_job(
         with recorded_run(warehouse, name, {"daemon": True}) as run:
             counts = step(settings, warehouse, should_stop)
             run.counts.update(counts)
-    except NotAvailableYet as exc:
+    except (NotAvailableYet, MartsNotBuilt) as exc:  # e.g. delivery before the first build
         outcome, counts = "skipped", {"reason": exc.message}
     except Exception as exc:  # one job's failure never stops the daemon
         outcome = "failed"

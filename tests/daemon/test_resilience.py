@@ -301,9 +301,28 @@ def _assert_end_state(
 
     assert replicas.sandbox_database_url is not None
     a3 = counts_by_altinn2_id(replicas.sandbox_database_url)
+    odd = sorted(set(a3) ^ eligible)
     assert set(a3) == eligible, (
         f"in A3 but not eligible: {sorted(set(a3) - eligible)}; "
-        f"eligible but not in A3: {sorted(eligible - set(a3))}"
+        f"eligible but not in A3: {sorted(eligible - set(a3))}; their element_state: "
+        + str(
+            _rows(
+                warehouse,
+                "select a2_correspondence_id, state, state_reason, resource_id, a2_created_at, "
+                "eligible_from, next_attempt_at, eligible_at, updated_at, lease_owner "
+                "from flytt.element_state where a2_correspondence_id = any(:ids)",
+                ids=odd,
+            )
+        )
+        + "; their eligibility: "
+        + str(
+            _rows(
+                warehouse,
+                "select * from a3.correspondence_eligibility "
+                "where a2_correspondence_id = any(:ids)",
+                ids=odd,
+            )
+        )
     )
     assert {c.correspondences for c in a3.values()} == {1}
 
