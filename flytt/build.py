@@ -26,8 +26,12 @@ def run_build(
     full_refresh: bool = False,
     *,
     quiet: bool = False,
+    data_tests: bool = True,
 ) -> dict[str, Any]:
     """Run `dbt build` (models, unit tests, data tests) and return counts.
+
+    `quiet` makes dbt print errors only; `data_tests=False` leaves the data tests out (they
+    are most of a small build's time; the daemon runs them in a job of their own, `run_tests`).
 
     The build holds the marts lock exclusively (`flytt.control.locks`): it waits for delivery
     and exposure, on any host, to finish reading the marts, and they wait for it, because a
@@ -45,6 +49,8 @@ def run_build(
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
+    if not data_tests:
+        args += ["--exclude", "resource_type:test"]
     started = time.monotonic()
     with locks.marts_exclusive(warehouse.engine, on_wait=_say_waiting):
         result = run_dbt(warehouse, args)  # dbt prints its own per-node progress
@@ -64,5 +70,28 @@ def run_build(
         "warnings": result.count("warn"),
         "errors": result.count("error"),
         "skipped": result.count("skipped"),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def run_tests(warehouse: Warehouse, *, quiet: bool = True) -> dict[str, Any]:
+    """Run the project's data tests (`dbt test`, no model is rebuilt) and return counts.
+
+    The tests read the marts, so they hold the marts lock shared, like delivery.
+
+    Returns:
+        `{"tests_passed": n, "test_failures": n, "warnings": n, "errors": n, "seconds": s}`.
+
+    Raises:
+        UserError: dbt could not run at all.
+    """
+    started = time.monotonic()
+    with locks.marts_shared(warehouse.engine):
+        result = run_dbt(warehouse, ["--quiet", "test"] if quiet else ["test"])
+    return {
+        "tests_passed": result.count("pass"),
+        "test_failures": result.count("fail"),
+        "warnings": result.count("warn"),
+        "errors": result.count("error"),
         "seconds": round(time.monotonic() - started, 1),
     }

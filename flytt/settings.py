@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     daemon_load_every_seconds: int = Field(
         10, ge=1, description="How often the daemon loads the A2 increment and builds the marts."
     )
+    daemon_test_every_seconds: int = Field(
+        600, ge=1, description="How often the daemon runs the dbt data tests on the marts."
+    )
     daemon_migrate_every_seconds: int = Field(
         5, ge=1, description="How often the daemon discovers and delivers elements (step 2.1)."
     )
@@ -193,7 +196,10 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "daemon_load_every_seconds", "daemon_migrate_every_seconds", "daemon_expose_every_seconds"
+        "daemon_load_every_seconds",
+        "daemon_test_every_seconds",
+        "daemon_migrate_every_seconds",
+        "daemon_expose_every_seconds",
     )
     @classmethod
     def _schedulable(cls, value: int) -> int:

@@ -5,8 +5,11 @@ job that runs twice, late, or on another host does no harm: delivery and exposur
 elements with leases, load and build are incremental. Each job is recorded in `flytt.run` under
 its step's command name (`load`, `build`, `migrate`, `expose`) with `{"daemon": true}`.
 
-Order of one cycle (`CYCLE`): load the A2 increment → build the marts → discover and deliver
-(steps 1.2, 2.1) → make available and verify (steps 5, 6).
+Order of one cycle (`CYCLE`): load the A2 increment → build the marts (models and unit tests)
+→ the data tests → discover and deliver (steps 1.2, 2.1) → make available and verify (steps
+5, 6). The data tests are a job of their own because they are most of a small build's time:
+the build stays short, which keeps new messages' latency low, and the tests run every
+`daemon_test_every_seconds` (a failure is a failed job in the log, `/metrics` and `flytt.run`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flytt.build import run_tests
 from flytt.control import runs
 from flytt.control.runs import recorded_run
 from flytt.errors import MartsNotBuilt, NotAvailableYet
@@ -24,7 +28,7 @@ from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 
-CYCLE = ("load", "build", "migrate", "expose")
+CYCLE = ("load", "build", "test", "migrate", "expose")
 """The jobs in the order one cycle runs them."""
 
 StopCheck = Callable[[], bool]
@@ -52,7 +56,14 @@ def _build(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> 
         loaded = runs.rows_loaded_since(conn, built)
     if built is not None and not loaded:
         return {"up_to_date": 1}  # no load since the last build began brought a row (any host)
-    counts = run_build(warehouse, quiet=True)
+    counts = run_build(warehouse, quiet=True, data_tests=False)
+    if counts.get("errors") or counts.get("test_failures"):
+        raise BuildFailedError(counts)
+    return counts
+
+
+def _test(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> dict[str, Any]:
+    counts = run_tests(warehouse)
     if counts.get("errors") or counts.get("test_failures"):
         raise BuildFailedError(counts)
     return counts
@@ -75,13 +86,14 @@ def _expose(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) ->
 STEPS: dict[str, Callable[[Settings, Warehouse, StopCheck], dict[str, Any]]] = {
     "load": _load,
     "build": _build,
+    "test": _test,
     "migrate": _migrate,
     "expose": _expose,
 }
 
 
 class BuildFailedError(Exception):
-    """dbt built with errors or failing tests: the marts are not trusted, the job fails."""
+    """dbt built with errors, or data tests failed: the job fails (and says how many)."""
 
     def __init__(self, counts: dict[str, Any]) -> None:
         super().__init__(

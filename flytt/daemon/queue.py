@@ -6,10 +6,10 @@ period by the database however many workers run ("high availability periodic sch
 at most one waiting job per key, and workers send heartbeats and shut down gracefully.
 
 Schedule: every job is a periodic task (`cron_every`), deferred once per period fleet-wide.
-`load` and `build` share `lock="flytt:refresh"`, so they never overlap on any host, and the
-load of a period runs before its build (procrastinate runs a lock's jobs in id order, and the
-load is deferred first). Each job has `queueing_lock=<job>`: a slow job is not followed by a
-pile of waiting copies.
+`load`, `build` and `test` share `lock="flytt:refresh"`, so they never overlap on any host,
+and the load of a period runs before its build (procrastinate runs a lock's jobs in id
+order, and the load is deferred first). Each job has `queueing_lock=<job>`: a slow job is not
+followed by a pile of waiting copies.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def schedule(settings: Settings) -> dict[str, int]:
     return {
         "load": settings.daemon_load_every_seconds,
         "build": settings.daemon_load_every_seconds,
+        "test": settings.daemon_test_every_seconds,
         "migrate": settings.daemon_migrate_every_seconds,
         "expose": settings.daemon_expose_every_seconds,
     }
@@ -107,7 +108,7 @@ def make_app(
         task = app.task(
             name=f"flytt.{name}",
             queueing_lock=name,
-            lock=REFRESH_LOCK if name in ("load", "build") else None,
+            lock=REFRESH_LOCK if name in ("load", "build", "test") else None,
         )(run)
         app.periodic(cron=cron_every(every), periodic_id=name)(task)
     return app

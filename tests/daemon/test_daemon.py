@@ -82,6 +82,7 @@ def test_once_runs_the_whole_cycle_and_a_second_cycle_sends_nothing(
     assert [(n, r.outcome) for n, r in first.items()] == [
         ("load", "succeeded"),
         ("build", "succeeded"),
+        ("test", "succeeded"),
         ("migrate", "succeeded"),
         ("expose", "succeeded"),
     ]
@@ -95,6 +96,7 @@ def test_once_runs_the_whole_cycle_and_a_second_cycle_sends_nothing(
 
     second = {r.name: r for r in run_once(live.settings, fresh_warehouse)}
     assert second["build"].counts == {"up_to_date": 1}  # nothing new was loaded
+    assert first["test"].counts["test_failures"] == 0 and first["test"].counts["tests_passed"] > 0
     assert second["migrate"].counts.get("delivered", 0) == 0
     assert second["expose"].counts["made_available"] == 0
     assert _a3_correspondences(live) == a3
