@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -163,7 +164,9 @@ def expose(
 def daemon(
     once: Annotated[
         bool,
-        typer.Option("--once", help="Run one full cycle (load, build, migrate, expose) and exit."),
+        typer.Option(
+            "--once", help="Run one full cycle (load, build, test, migrate, expose) and exit."
+        ),
     ] = False,
 ) -> None:
     """Run the transition as a service: every job on its schedule, until SIGTERM or Ctrl-C.
@@ -193,18 +196,44 @@ def daemon(
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    merge: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--merge",
+            help="Combine `flytt status --json` files of several environments (repeatable) "
+            "into one steps x environments view; reads no warehouse.",
+        ),
+    ] = None,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the status paragraph operators publish."),
+    ] = False,
+    language: Annotated[
+        str, typer.Option(help="Language of --markdown: en or nb (Norwegian).")
+    ] = "en",
 ) -> None:
-    """Show the control plane's view: elements per state and progress of the six steps."""
-    from flytt.status import collect_status
-
-    _, warehouse = _open()
-    doc = collect_status(warehouse)
-    if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        return
+    """Show where the transition stands: elements per state and the steps with their evidence."""
     from flytt.report import print_status
+    from flytt.status import collect_status
+    from flytt.status_views import merged_table, paragraph, read_documents
 
-    print_status(doc)
+    if merge:
+        docs = read_documents(merge)
+        if markdown:
+            out.print(paragraph(docs, language), soft_wrap=True, markup=False)
+        elif as_json:
+            sys.stdout.write(json.dumps(docs, indent=2, default=str) + "\n")
+        else:
+            out.print(merged_table(docs))
+        return
+    settings, warehouse = _open()
+    doc = collect_status(warehouse, settings.environment)
+    if markdown:
+        out.print(paragraph([doc], language), soft_wrap=True, markup=False)
+    elif as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    else:
+        print_status(doc)
 
 
 @app.command()
@@ -214,8 +243,8 @@ def report(
     """Report failures, quarantine reasons and mismatches, with counts."""
     from flytt.report import collect_report, print_report
 
-    _, warehouse = _open()
-    doc = collect_report(warehouse)
+    settings, warehouse = _open()
+    doc = collect_report(warehouse, settings.environment)
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         return

@@ -37,10 +37,10 @@ def _table_exists(conn: sa.Connection, qualified: str) -> bool:
     )
 
 
-def collect_report(warehouse: Warehouse) -> dict[str, Any]:
+def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str, Any]:
     """Gather the report document described in the module docstring from schema `flytt` (and
     the dbt mart `a3.quarantine` when it has been built)."""
-    status = collect_status(warehouse)
+    status = collect_status(warehouse, environment)
     with warehouse.engine.connect() as conn:
         failed_by_error = [
             {"error_code": code or "unknown", "elements": n}
@@ -75,6 +75,7 @@ def collect_report(warehouse: Warehouse) -> dict[str, Any]:
             for reason, n in elements.excluded_by_reason(conn)
         ]
     return {
+        "environment": environment,
         "counts_by_state": status["counts_by_state"],
         "excluded_by_reason": excluded,
         "failed_by_error": failed_by_error,
@@ -112,6 +113,7 @@ def _print_latency(latency: dict[str, Any]) -> None:
 
 def print_status(doc: dict[str, Any]) -> None:
     """Print a status document (see `flytt.status`) as two tables."""
+    out.print(f"Environment: {doc.get('environment', 'local')}")
     if doc["nothing_migrated"]:
         out.print("Nothing has been migrated yet.")
     states = Table(title="Elements by state", title_justify="left")
@@ -124,14 +126,9 @@ def print_status(doc: dict[str, Any]) -> None:
     steps.add_column("step")
     steps.add_column("what")
     steps.add_column("state")
-    steps.add_column("counted so far")
+    steps.add_column("evidence")
     for key, step in doc["steps"].items():
-        extra = ", ".join(
-            f"{k} {v}"
-            for k, v in step.items()
-            if k not in {"state", "title"} and not isinstance(v, dict | list)
-        )
-        steps.add_row(key, step["title"], step["state"], extra)
+        steps.add_row(key, step["title"], step["state"], step.get("evidence", ""))
     out.print(steps)
     _print_latency(doc["steps"].get("6", {}).get("latency") or {})
     by_year = doc["steps"].get("5", {}).get("by_year") or {}
@@ -147,7 +144,7 @@ def print_status(doc: dict[str, Any]) -> None:
 def print_report(doc: dict[str, Any]) -> None:
     """Print a report document as tables; empty sections say so in one line."""
     total = sum(doc["counts_by_state"].values())
-    out.print(f"Elements tracked: {total}")
+    out.print(f"Environment: {doc.get('environment', 'local')}. Elements tracked: {total}")
     _print_latency(doc.get("steady_state") or {})
     if doc["failed_by_error"]:
         t = Table(title="Failed elements by last error code", title_justify="left")

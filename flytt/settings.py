@@ -157,6 +157,12 @@ class Settings(BaseSettings):
         description="Correspondence ids per make-available request (list mode, issue #5).",
     )
 
+    environment: str = Field(
+        "local",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+        description="Name of the environment this deployment serves (e.g. tt02, prod): shown "
+        "by flytt status and the report, and a label of the daemon's metrics.",
+    )
     live_share: float = Field(
         0.7,
         ge=0,

@@ -2,12 +2,22 @@
 
 Shape (stable; later issues add keys, never remove or rename them):
 
-    {"counts_by_state": {state: n, ...},          # every ElementState, zeros included
+    {"environment": "tt02",                       # settings.environment (FLYTT_ENVIRONMENT)
+     "generated_at": "2026-12-03T09:00:00+00:00", # UTC
+     "counts_by_state": {state: n, ...},          # every ElementState, zeros included
      "steps": {"1.1": {"state": ..., ...}, "1.2": ..., "2.1": ..., "2.2": ...,
                "3": ..., "4": ..., "5": ..., "6": ...},
      "nothing_migrated": bool}
 
-Each step has `state` in not_started / running / done and the numbers counted so far.
+Each step has `state` in not_started / running / done, `evidence` (the figure that decides
+it, one English sentence) and the numbers counted so far. The rules:
+
+* 1.1, 1.2 and 5 are `done` when something was done and nothing waits, `running` while a run
+  of their command is recorded as running or something waits after something was done,
+  `not_started` otherwise. Step 5's evidence is its frontier by A2 creation year
+  (`exposure_frontier`): "done for elements created from 2025, running for 2024".
+* 2.1 and 6 are continuous until A2 is switched off, so never `done` (below).
+* 2.2, 3 and 4 are `not_started` until their jobs exist.
 
 Steps 2.1 and 6 (continuous; never `done` while A2 runs) count the elements that became
 eligible (A2 creation + the service's wait time) at or after `transition_started_at`, when
@@ -72,10 +82,11 @@ def _exposure_by_year(conn: sa.Connection) -> dict[str, dict[str, int]]:
     }
 
 
-def collect_status(warehouse: Warehouse) -> dict[str, Any]:
+def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str, Any]:
     """Read schema `flytt` and return the status document described in the module docstring.
 
-    Input: an upgraded warehouse. Output: plain JSON-serialisable dict. Raises nothing for an
+    Input: an upgraded warehouse and the name of the environment it serves
+    (`settings.environment`). Output: plain JSON-serialisable dict. Raises nothing for an
     empty warehouse: every count is then 0 and every step `not_started`.
     """
     with warehouse.engine.connect() as conn:
@@ -143,4 +154,70 @@ def collect_status(warehouse: Warehouse) -> dict[str, Any]:
     }
     for key, step in steps.items():
         step["title"] = STEP_TITLES[key]
-    return {"counts_by_state": counts, "steps": steps, "nothing_migrated": migrated == 0}
+        step["evidence"] = _evidence(key, step)
+    return {
+        "environment": environment,
+        "generated_at": datetime.now(UTC).isoformat(),
+        "counts_by_state": counts,
+        "steps": steps,
+        "nothing_migrated": migrated == 0,
+    }
+
+
+def exposure_frontier(by_year: dict[str, dict[str, int]]) -> tuple[str | None, str | None]:
+    """Step 5's frontier from its per-year counts: `(done_from, running_for)`, the oldest year
+    from which every newer year has nothing waiting, and the newest year that still waits
+    (None when there is none). Years are A2 creation years in Norwegian time."""
+    done_from: str | None = None
+    for year in sorted((y for y in by_year if y != "unknown"), reverse=True):
+        if by_year[year]["waiting"]:
+            return done_from, year
+        if by_year[year]["available"]:
+            done_from = year
+    return done_from, None
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "none"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _evidence(key: str, step: dict[str, Any]) -> str:
+    """The figure that decides the step's state, as one short English sentence."""
+    if key == "1.1":
+        return (
+            f"{step['migrated']} of {step['elements']} elements delivered, {step['pending']} "
+            f"pending, {step['failed']} failed, {step['quarantined']} quarantined"
+        )
+    if key == "1.2":
+        return f"{step['delivered']} of {step['services']} services delivered"
+    if key == "2.1":
+        if step["state"] == "not_started":
+            return "no daemon delivery job has run"
+        if not step["backlog"]:
+            return "caught up: nothing eligible waits"
+        return (
+            f"backlog {step['backlog']}, oldest eligible element "
+            f"{_age(step['oldest_eligible_age_s'])} old"
+        )
+    if key == "5":
+        done_from, running_for = exposure_frontier(step["by_year"])
+        if done_from and running_for:
+            return f"done for elements created from {done_from}, running for {running_for}"
+        if done_from:
+            return f"done for elements created from {done_from}; nothing waits"
+        return f"{step['available']} available, {step['waiting']} waiting"
+    if key == "6":
+        latency = step["latency"]
+        if not latency["count"]:
+            return "no new element available through the daemon yet"
+        return (
+            f"{latency['count']} new elements available, p95 {latency['p95_s']} s from "
+            "eligible to available"
+        )
+    return "not built yet"

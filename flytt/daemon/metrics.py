@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from flytt import __version__
 from flytt.control import elements
 from flytt.daemon.jobs import JobOutcome
 from flytt.warehouse import Warehouse
@@ -71,8 +72,16 @@ class DaemonMetrics:
         registry: what `/metrics` serves.
     """
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, environment: str = "local") -> None:
         self.registry = CollectorRegistry()
+        info = Gauge(
+            "flytt_info",
+            "Always 1; labels say which environment (settings.environment) and flytt version "
+            "this daemon serves, to join with the other families.",
+            ["environment", "version"],
+            registry=self.registry,
+        )
+        info.labels(environment, __version__).set(1)
         self.job_runs = Counter(
             "flytt_job_runs",
             "Daemon jobs that ended, by job and outcome (succeeded, failed, skipped).",

@@ -123,7 +123,7 @@ def serve(
     configure_json_logging(log_level)
     if ensure_schema(warehouse):
         log.info("created the queue schema flytt_queue", extra={"action": "queue_schema"})
-    metrics = DaemonMetrics(warehouse)
+    metrics = DaemonMetrics(warehouse, settings.environment)
     stopping = threading.Event()
     summary: dict[str, Counter[str]] = defaultdict(Counter)
     summary_lock = threading.Lock()
@@ -156,7 +156,12 @@ def serve(
         log.info(
             f"flytt daemon listening on http://{settings.daemon_host}:{port} "
             "(/healthz, /readyz, /metrics)",
-            extra={"action": "start", "port": port, "schedule": schedule(settings)},
+            extra={
+                "action": "start",
+                "port": port,
+                "environment": settings.environment,
+                "schedule": schedule(settings),
+            },
         )
         asyncio.run(_work(settings, warehouse, handle, stopping, stop))
     log.info("flytt daemon stopped", extra={"action": "stop"})

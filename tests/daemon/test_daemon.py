@@ -166,6 +166,7 @@ def test_the_service_answers_health_and_metrics_and_stops_cleanly_on_sigterm(
         for family in (
             "flytt_job_runs_total",
             "flytt_job_duration_seconds",
+            "flytt_info{environment=",
             "flytt_elements{",
             "flytt_oldest_waiting_seconds",
         ):

@@ -1,0 +1,129 @@
+"""Views of several environments' status documents (`flytt status --json` of each deployment):
+one table of steps × environments (`--merge`) and the status paragraph operators publish
+(`--markdown`), in Norwegian and English. Reads documents only; no warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from flytt.errors import UserError
+from flytt.status import STEP_TITLES
+
+STATE_WORDS = {
+    "en": {
+        "done": "done",
+        "running": "running",
+        "not_started": "not started",
+        "blocked": "blocked",
+    },
+    "nb": {
+        "done": "ferdig",
+        "running": "pågår",
+        "not_started": "ikke startet",
+        "blocked": "blokkert",
+    },
+}
+
+
+def read_documents(paths: list[Path]) -> list[dict[str, Any]]:
+    """The status documents in `paths`, in order.
+
+    Raises:
+        UserError: a file is missing, is not JSON, or is not a `flytt status --json` document.
+    """
+    docs = []
+    for path in paths:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UserError(
+                f"Cannot read {path} ({exc.strerror}); give files written by "
+                "`flytt status --json > FILE`."
+            ) from None
+        except json.JSONDecodeError:
+            raise UserError(
+                f"{path} is not JSON; give files written by `flytt status --json > FILE`."
+            ) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict):
+            raise UserError(f"{path} is not a `flytt status --json` document (no steps).")
+        docs.append(doc)
+    return docs
+
+
+def _name(doc: dict[str, Any]) -> str:
+    return str(doc.get("environment") or "local")
+
+
+def merged_table(docs: list[dict[str, Any]]) -> Table:
+    """Steps (rows) × environments (columns); each cell the state and its evidence."""
+    table = Table(title="Transition steps by environment", title_justify="left")
+    table.add_column("step")
+    table.add_column("what")
+    for doc in docs:
+        table.add_column(_name(doc).upper())
+    for key, title in STEP_TITLES.items():
+        cells = []
+        for doc in docs:
+            step = doc["steps"].get(key, {"state": "not_started"})
+            evidence = step.get("evidence")
+            cells.append(f"{step['state']}" + (f"\n{evidence}" if evidence else ""))
+        table.add_row(key, title, *cells)
+    return table
+
+
+def _join(items: list[str], word: str) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def paragraph(docs: list[dict[str, Any]], language: str = "en") -> str:
+    """The status paragraph, e.g. "Per 03.12.2026: in TT02 steps 1.1, 1.2 and 5 are done; 2.1
+    and 6 are running; …", one sentence per environment, in `language` (`en` or `nb`).
+
+    Raises:
+        UserError: `language` is neither.
+    """
+    if language not in STATE_WORDS:
+        raise UserError(f"--language {language} is not supported; use en or nb.")
+    words = STATE_WORDS[language]
+    stamps = [str(d["generated_at"]) for d in docs if d.get("generated_at")]
+    day = datetime.fromisoformat(max(stamps)).strftime("%d.%m.%Y") if stamps else "?"
+    sentences = []
+    for doc in docs:
+        groups: dict[str, list[str]] = {}
+        for key in STEP_TITLES:
+            state = doc["steps"].get(key, {}).get("state", "not_started")
+            groups.setdefault(state, []).append(key)
+        parts = []
+        for state in ("done", "running", "blocked", "not_started"):
+            keys = groups.get(state)
+            if not keys:
+                continue
+            if language == "nb":
+                word = words[state]
+                if len(keys) > 1 and state in ("done", "blocked"):
+                    word += "e"  # plural: ferdige, blokkerte
+                verb = "" if state == "running" else "er "
+                parts.append(f"steg {_join(keys, 'og')} {verb}{word}")
+            else:
+                verb = "is" if len(keys) == 1 else "are"
+                label = "step" if len(keys) == 1 else "steps"
+                parts.append(f"{label} {_join(keys, 'and')} {verb} {words[state]}")
+        env = _name(doc).upper()
+        frontier = doc["steps"].get("5", {}).get("evidence", "")
+        lead = f"i {env}" if language == "nb" else f"in {env}"
+        sentence = f"{lead} " + "; ".join(parts)
+        if frontier.startswith("done for elements created from"):
+            year = frontier.split("from ", 1)[1].split(",")[0].split(";")[0]
+            sentence += (
+                f" (steg 5 er ferdig for meldinger fra {year} og nyere)"
+                if language == "nb"
+                else f" (step 5 is done for messages from {year} onwards)"
+            )
+        sentences.append(sentence)
+    return f"Per {day}: " + "; ".join(sentences) + "."
