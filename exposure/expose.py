@@ -180,6 +180,8 @@ class _Exposer:
     async def make_available(self, limit: int | None) -> None:
         services = list(self.settings.ready_services)
         size = self.settings.expose_batch_size
+        with self.engine.begin() as conn:
+            elements.reap_dead_leases(conn)  # of processes of this host killed mid-exposure
         try:
             while limit is None or self.claimed < limit:
                 want = self.settings.batch_size

@@ -59,7 +59,11 @@ _VERDICT = f"""
                 else v.exclusion_reason end as state_reason,
            case when v.quarantine_reason_code is null and not v.is_eligible
                      and v.exclusion_reason = 'within_migration_wait_time'
-                then v.eligible_from end as wait_until,
+                then v.eligible_from
+                -- loaded but not in the marts yet: look again at the next discovery
+                when v.quarantine_reason_code is null and not v.is_eligible
+                     and v.exclusion_reason = 'not_built_yet'
+                then now() end as wait_until,
            v.eligible_from
     from {SCHEMA}.{ELIGIBILITY} v
 """
@@ -82,6 +86,7 @@ def discover(conn: sa.Connection, *, full: bool | None = None) -> dict[str, int]
         LookupError: the view `a3.correspondence_eligibility` does not exist (dbt not built).
     """
     locks.share_marts(conn)  # a build must not swap the view under us (to the caller's commit)
+    locks.serialise_discovery(conn)
     if not relation_exists(conn, ELIGIBILITY):
         raise LookupError(f"{SCHEMA}.{ELIGIBILITY}")
     now = datetime.now(UTC)

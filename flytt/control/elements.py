@@ -251,7 +251,8 @@ delete from flytt.quarantine where entity = 'correspondence' and a2_corresponden
 
 LIVE_LOCAL_OWNERS = """
 select distinct lease_owner from flytt.element_state
- where lease_owner like :prefix and lease_expires_at > now()
+ where (lease_owner like :prefix or lease_owner like 'expose:' || :prefix)
+   and lease_expires_at > now()
 """
 
 RELEASE_OWNERS = """
@@ -441,9 +442,10 @@ def reset(conn: sa.Connection, a2_id: int) -> bool:
 
 
 def reap_dead_leases(conn: sa.Connection) -> int:
-    """Free delivery leases held by processes of this host that no longer exist (a kill -9), so
-    a re-run need not wait for their expiry. Owners are `<host>:<pid>:<random>`
-    (`new_lease_owner`); owners whose pid cannot be read or checked are left alone.
+    """Free delivery and exposure leases held by processes of this host that no longer exist
+    (a kill -9), so a re-run need not wait for their expiry. Owners are `<host>:<pid>:<random>`
+    or `expose:<host>:<pid>:<random>` (`new_lease_owner`); owners whose pid cannot be read or
+    checked are left alone, and other hosts' leases expire on their own.
 
     Returns:
         How many leases were freed.
@@ -455,7 +457,7 @@ def reap_dead_leases(conn: sa.Connection) -> int:
     dead = []
     for owner in owners:
         try:
-            pid = int(owner.split(":")[1])
+            pid = int(owner.removeprefix("expose:").split(":")[1])
             os.kill(pid, 0)
         except ProcessLookupError:
             dead.append(owner)

@@ -28,6 +28,8 @@ MARTS = 1
 """objid of the marts lock within `NAMESPACE`."""
 QUEUE_SETUP = 2
 """objid of the lock that serialises creating the daemon's queue schema."""
+DISCOVERY = 3
+"""objid of the lock that serialises discovery (one upsert of the verdicts at a time)."""
 
 
 class LockTimeoutError(Exception):
@@ -182,4 +184,15 @@ def serialise_queue_setup(conn: sa.Connection) -> None:
     transaction, so two daemons starting at once do not both create it."""
     conn.execute(
         sa.text("select pg_advisory_xact_lock(:ns, :obj)"), {"ns": NAMESPACE, "obj": QUEUE_SETUP}
+    )
+
+
+def serialise_discovery(conn: sa.Connection) -> None:
+    """Wait until no other process is discovering; held to the end of `conn`'s transaction.
+
+    Two discoveries at once upsert overlapping rows of `flytt.element_state` in different
+    orders and can deadlock; one at a time costs little (an incremental one reads only the
+    change) and delivery itself still runs in parallel."""
+    conn.execute(
+        sa.text("select pg_advisory_xact_lock(:ns, :obj)"), {"ns": NAMESPACE, "obj": DISCOVERY}
     )

@@ -14,10 +14,12 @@ followed by a pile of waiting copies.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import procrastinate
 import sqlalchemy as sa
+from procrastinate.jobs import Status
 from procrastinate.schema import SchemaManager
 from psycopg.conninfo import make_conninfo
 
@@ -27,6 +29,11 @@ from flytt.warehouse import Warehouse
 
 QUEUE_SCHEMA = "flytt_queue"
 REFRESH_LOCK = "flytt:refresh"
+RECOVER_EVERY_SECONDS = 15
+STALLED_AFTER_SECONDS = 30.0
+"""A worker without a heartbeat for this long is dead (it beats every 10 s by default)."""
+
+log = logging.getLogger("flytt.daemon")
 
 
 def cron_every(seconds: int) -> str:
@@ -111,4 +118,34 @@ def make_app(
             lock=REFRESH_LOCK if name in ("load", "build", "test") else None,
         )(run)
         app.periodic(cron=cron_every(every), periodic_id=name)(task)
+
+    async def recover(timestamp: int) -> None:
+        await recover_stalled_jobs(app)
+
+    recovery = app.task(name="flytt.recover", queueing_lock="recover")(recover)
+    app.periodic(cron=cron_every(RECOVER_EVERY_SECONDS), periodic_id="recover")(recovery)
     return app
+
+
+async def recover_stalled_jobs(app: procrastinate.App) -> int:
+    """End the jobs of daemons that died (their worker sent no heartbeat for
+    `STALLED_AFTER_SECONDS`) as failed, so their locks are free again.
+
+    A job stays `doing` when its worker is killed, and procrastinate keeps a `doing` job's
+    `lock` until the job ends: without this, one kill -9 during a load would stop every
+    later load and build on every host. The next period's job does the work again (jobs are
+    idempotent), so the stalled one is not retried.
+
+    Returns:
+        How many jobs were ended.
+    """
+    stalled = list(
+        await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS)
+    )
+    for job in stalled:
+        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+        log.warning(
+            f"ended job {job.task_name} #{job.id} of a daemon that stopped sending heartbeats",
+            extra={"action": "recover_stalled_job", "task": job.task_name, "job_id": job.id},
+        )
+    return len(stalled)
