@@ -51,7 +51,9 @@ def _drop_database(admin: Warehouse, db: Warehouse) -> None:
     db.engine.dispose()
     engine = sa.create_engine(admin.sqlalchemy_url("postgres"), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{db.database}" with (force)'))
+        # and the replicas' database beside it (`sandbox.services.sandbox_database`)
+        for name in (db.database, f"{db.database}_sandbox"[:63]):
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
     engine.dispose()
 
 
