@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from flytt.control import upgrade
+from flytt.status import collect_status
 from flytt.warehouse import Warehouse
 from tests.cli import run_flytt
 from tests.conftest import cli_env
@@ -109,3 +110,27 @@ def test_bad_merge_input_is_one_clear_line(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert "is not a `flytt status --json` document" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_running_daemon_job_does_not_turn_a_finished_step_back_to_running(
+    fresh_warehouse: Warehouse,
+) -> None:
+    _seed(fresh_warehouse, [(1, "available", 2025), (2, "available", 2025)])
+    with fresh_warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into flytt.run (command, arguments, actor, pid, status) values "
+                "('migrate', '{\"daemon\": true}', 'flytt@elsewhere', 1, 'running'), "
+                "('expose', '{\"daemon\": true}', 'flytt@elsewhere', 1, 'running')"
+            )
+        )
+    steps = collect_status(fresh_warehouse, "tt02")["steps"]
+    assert (steps["1.1"]["state"], steps["5"]["state"]) == ("done", "done")
+    with fresh_warehouse.engine.begin() as conn:  # a migrate started by hand is progress
+        conn.execute(
+            sa.text(
+                "insert into flytt.run (command, arguments, actor, pid, status) values "
+                "('migrate', '{}', 'flytt@elsewhere', 1, 'running')"
+            )
+        )
+    assert collect_status(fresh_warehouse, "tt02")["steps"]["1.1"]["state"] == "running"

@@ -103,10 +103,14 @@ def recorded_run(
 
 
 def is_running(conn: sa.Connection, command: str) -> bool:
-    """True when some run of `command` (on any host) is recorded as `running`."""
+    """True when a run of `command` started by hand (any host; not a `flytt daemon` job, which
+    runs every few seconds for as long as the transition lasts) is recorded as `running`."""
     return bool(
         conn.execute(
-            sa.text("select 1 from flytt.run where command = :c and status = 'running' limit 1"),
+            sa.text(
+                "select 1 from flytt.run where command = :c and status = 'running' "
+                "and coalesce(arguments ->> 'daemon', 'false') <> 'true' limit 1"
+            ),
             {"c": command},
         ).scalar()
     )
