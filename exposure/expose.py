@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -76,8 +77,15 @@ def _not_ready(engine: sa.Engine, services: list[str]) -> int:
 
 
 class _Exposer:
-    def __init__(self, settings: Settings, warehouse: Warehouse, a3: MakeAvailableClient) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        warehouse: Warehouse,
+        a3: MakeAvailableClient,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.settings, self.engine, self.a3 = settings, warehouse.engine, a3
+        self.should_stop = should_stop
         self.owner = elements.new_lease_owner(elements.Stage.EXPOSURE)
         self.counts: Counter[str] = Counter()
         self.claimed = 0
@@ -183,7 +191,7 @@ class _Exposer:
         with self.engine.begin() as conn:
             elements.reap_dead_leases(conn)  # of processes of this host killed mid-exposure
         try:
-            while limit is None or self.claimed < limit:
+            while (limit is None or self.claimed < limit) and not self.should_stop():
                 want = self.settings.batch_size
                 if limit is not None:
                     want = min(want, limit - self.claimed)
@@ -230,6 +238,8 @@ def run_expose(settings: Settings, warehouse: Warehouse, **options: Any) -> dict
         verify (bool, default True): verify dialogs after making them available.
         recheck (bool): verify every available element again, not only new ones.
         tokens (MaskinportenClient): token client (default: from settings).
+        should_stop (callable): polled between batches; True ends the run after the batch in
+            flight (`flytt daemon` on SIGTERM).
 
     Returns:
         Counts: `selected`, `blocked` (failed before any request, see step 2; also counted in
@@ -266,7 +276,8 @@ async def _run(
     }
     a3 = MakeAvailableClient(settings.a3_base_url, tokens, **common)
     dialogporten = DialogportenClient(settings.dialogporten_base_url, tokens, **common)
-    exposer = _Exposer(settings, warehouse, a3)
+    stop: Callable[[], bool] = options.get("should_stop") or (lambda: False)
+    exposer = _Exposer(settings, warehouse, a3, stop)
     try:
         await exposer.make_available(options.get("limit"))
         counts = exposer.counts
@@ -281,6 +292,7 @@ async def _run(
                     concurrency=settings.concurrency,
                     recheck=bool(options.get("recheck")),
                     run_id=options.get("run_id"),
+                    should_stop=stop,
                 )
             )
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -108,6 +109,7 @@ async def verify_available(
     concurrency: int,
     recheck: bool = False,
     run_id: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> Counter[str]:
     """Verify every available element without a check (all of them with `recheck`).
 
@@ -120,7 +122,7 @@ async def verify_available(
             dialog_checks.forget_checks(conn)
     skip: set[int] = set()
     gate = asyncio.Semaphore(concurrency)
-    while True:
+    while not should_stop():
         with engine.connect() as conn:
             rows = [
                 r

@@ -80,7 +80,9 @@ def _migrate(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -
 
 
 def _expose(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> dict[str, Any]:
-    return run_expose(settings, warehouse, limit=settings.daemon_elements_per_job)
+    return run_expose(
+        settings, warehouse, limit=settings.daemon_elements_per_job, should_stop=should_stop
+    )
 
 
 STEPS: dict[str, Callable[[Settings, Warehouse, StopCheck], dict[str, Any]]] = {

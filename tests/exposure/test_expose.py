@@ -282,3 +282,26 @@ def _finish_retries_with(w: World, settings: Any) -> dict[str, int]:
     with w.warehouse.engine.begin() as conn:
         conn.execute(sa.text("update flytt.element_state set next_attempt_at = null"))
     return run_expose(settings, w.warehouse)
+
+
+def test_a_stop_request_ends_exposure_after_the_batch_in_flight(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    with world(fresh_warehouse, tmp_path, 6) as w:
+        one_batch = w.settings.model_copy(update={"batch_size": 2, "expose_batch_size": 2})
+        asked: list[int] = []
+
+        def stop_after_one_batch() -> bool:  # what flytt daemon's SIGTERM does
+            asked.append(1)
+            return len(asked) > 1
+
+        counts = run_expose(one_batch, w.warehouse, should_stop=stop_after_one_batch)
+        assert counts["selected"] == counts["made_available"] == 2
+        assert sorted(s for s, _ in _states(w).values()).count("migrated") == len(w.ready_ids()) - 2
+        with w.warehouse.engine.connect() as conn:
+            leased = conn.execute(
+                sa.text("select count(*) from flytt.element_state where lease_owner is not null")
+            ).scalar_one()
+        assert leased == 0
+        rest = run_expose(w.settings, w.warehouse)
+        assert rest["made_available"] == len(w.ready_ids()) - 2
