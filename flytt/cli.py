@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from flytt import __version__
 from flytt.console import err, out, print_summary
@@ -31,6 +33,13 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+
+
+class Language(StrEnum):
+    """Languages of `flytt status --markdown`."""
+
+    en = "en"
+    nb = "nb"
 
 
 def _open() -> tuple[Settings, Warehouse]:
@@ -200,6 +209,9 @@ def status(
         list[Path] | None,
         typer.Option(
             "--merge",
+            exists=True,
+            dir_okay=False,
+            readable=True,
             help="Combine `flytt status --json` files of several environments (repeatable) "
             "into one steps x environments view; reads no warehouse.",
         ),
@@ -209,8 +221,8 @@ def status(
         typer.Option("--markdown", help="Print the status paragraph operators publish."),
     ] = False,
     language: Annotated[
-        str, typer.Option(help="Language of --markdown: en or nb (Norwegian).")
-    ] = "en",
+        Language, typer.Option(help="Language of --markdown: en or nb (Norwegian).")
+    ] = Language.en,
 ) -> None:
     """Show where the transition stands: elements per state and the steps with their evidence."""
     from flytt.report import print_status
@@ -220,7 +232,7 @@ def status(
     if merge:
         docs = read_documents(merge)
         if markdown:
-            out.print(paragraph(docs, language), soft_wrap=True, markup=False)
+            out.print(paragraph(docs, language.value), soft_wrap=True, markup=False)
         elif as_json:
             sys.stdout.write(json.dumps(docs, indent=2, default=str) + "\n")
         else:
@@ -229,7 +241,7 @@ def status(
     settings, warehouse = _open()
     doc = collect_status(warehouse, settings.environment)
     if markdown:
-        out.print(paragraph([doc], language), soft_wrap=True, markup=False)
+        out.print(paragraph([doc], language.value), soft_wrap=True, markup=False)
     elif as_json:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     else:
@@ -305,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors (typer vendors its own click)
         show = getattr(exc, "show", None)

@@ -14,6 +14,7 @@ a TOML file that holds a secret field, or a URL with a password in it, is refuse
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,6 @@ class Settings(BaseSettings):
 
     environment: str = Field(
         "local",
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
         description="Name of the environment this deployment serves (e.g. tt02, prod): shown "
         "by flytt status and the report, and a label of the daemon's metrics.",
     )
@@ -200,6 +200,16 @@ class Settings(BaseSettings):
     daemon_shutdown_seconds: float = Field(
         20, ge=1, description="How long SIGTERM waits for running jobs before it aborts them."
     )
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", value):
+            raise ValueError(
+                "must be 1 to 32 lower-case letters, digits, '_' or '-', starting with a letter "
+                "or digit (e.g. tt02, prod)"
+            )
+        return value
 
     @field_validator(
         "daemon_load_every_seconds",

@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flytt.control import elements, runs
+from flytt.control import dialog_checks, elements, runs
 from flytt.control import services as services_state
 from flytt.control.states import ElementState
 from flytt.warehouse import Warehouse
@@ -103,6 +103,7 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
         oldest_eligible_s, oldest_migrated_s = elements.oldest_waiting(conn)
         last_migrate = runs.last_succeeded_at(conn, "migrate")
         last_expose = runs.last_succeeded_at(conn, "expose")
+        mismatching = dialog_checks.mismatching_dialogs(conn)
 
     migrated = sum(counts[s] for s in MIGRATED_STATES)
     pending = sum(counts[s] for s in PENDING_STATES)
@@ -141,6 +142,7 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
             "available": available,
             "waiting": counts[ElementState.MIGRATED],
             "retrying": retrying[elements.Stage.EXPOSURE],
+            "dialogs_with_mismatches": mismatching,
             "by_year": exposure_by_year,
         },
         "6": {
@@ -192,7 +194,8 @@ def _evidence(key: str, step: dict[str, Any]) -> str:
     if key == "1.1":
         return (
             f"{step['migrated']} of {step['elements']} elements delivered, {step['pending']} "
-            f"pending, {step['failed']} failed, {step['quarantined']} quarantined"
+            f"pending, {step['excluded']} excluded, {step['failed']} failed, "
+            f"{step['quarantined']} quarantined"
         )
     if key == "1.2":
         return f"{step['delivered']} of {step['services']} services delivered"
@@ -207,11 +210,13 @@ def _evidence(key: str, step: dict[str, Any]) -> str:
         )
     if key == "5":
         done_from, running_for = exposure_frontier(step["by_year"])
+        differ = step.get("dialogs_with_mismatches") or 0
+        note = f"; {differ} dialogs differ from the expected one (flytt report)" if differ else ""
         if done_from and running_for:
-            return f"done for elements created from {done_from}, running for {running_for}"
+            return f"done for elements created from {done_from}, running for {running_for}{note}"
         if done_from:
-            return f"done for elements created from {done_from}; nothing waits"
-        return f"{step['available']} available, {step['waiting']} waiting"
+            return f"done for elements created from {done_from}; nothing waits{note}"
+        return f"{step['available']} available, {step['waiting']} waiting{note}"
     if key == "6":
         latency = step["latency"]
         if not latency["count"]:

@@ -82,8 +82,9 @@ def _join(items: list[str], word: str) -> str:
 
 
 def paragraph(docs: list[dict[str, Any]], language: str = "en") -> str:
-    """The status paragraph, e.g. "Per 03.12.2026: in TT02 steps 1.1, 1.2 and 5 are done; 2.1
-    and 6 are running; …", one sentence per environment, in `language` (`en` or `nb`).
+    """The status paragraph, e.g. "As of 3 December 2026: in TT02 steps 1.1, 1.2 and 5 are
+    done; …" ("Per 03.12.2026: i TT02 steg … er ferdige; …" in Norwegian), one clause per
+    environment, in `language` (`en` or `nb`).
 
     Raises:
         UserError: `language` is neither.
@@ -92,7 +93,11 @@ def paragraph(docs: list[dict[str, Any]], language: str = "en") -> str:
         raise UserError(f"--language {language} is not supported; use en or nb.")
     words = STATE_WORDS[language]
     stamps = [str(d["generated_at"]) for d in docs if d.get("generated_at")]
-    day = datetime.fromisoformat(max(stamps)).strftime("%d.%m.%Y") if stamps else "?"
+    when = datetime.fromisoformat(max(stamps)) if stamps else None
+    if language == "nb":
+        opener = f"Per {when:%d.%m.%Y}" if when else "Per ?"
+    else:
+        opener = f"As of {when.day} {when:%B %Y}" if when else "As of ?"
     sentences = []
     for doc in docs:
         groups: dict[str, list[str]] = {}
@@ -126,4 +131,4 @@ def paragraph(docs: list[dict[str, Any]], language: str = "en") -> str:
                 else f" (step 5 is done for messages from {year} onwards)"
             )
         sentences.append(sentence)
-    return f"Per {day}: " + "; ".join(sentences) + "."
+    return f"{opener}: " + "; ".join(sentences) + "."

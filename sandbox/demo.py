@@ -97,11 +97,20 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
     stop.set()
     print_summary("  Live feed (rows written per A2 table)", fed or {"nothing": 0})
     for name, counts in jobs.items():
-        print_summary(f"  Daemon job {name}", counts)
-    if not outcome.get("drained"):
+        runs_of = counts.get("runs", 0)
+        print_summary(f"  Daemon job {name} ({runs_of} runs; counts are totals over them)", counts)
+    with warehouse.engine.connect() as conn:
+        new = elements.created_since(conn, start)
+    print_summary(
+        "  New correspondences since the transition began, by state (and reason)",
+        new or {"none": 0},
+    )
+    if outcome.get("drained"):
+        out.print("  Drained: the daemon carried everything the feed made eligible.")
+    else:
         out.print(
-            "  The daemon had not carried everything the feed wrote when the demo stopped; "
-            "`flytt status` shows what still waits."
+            "  Not drained: the daemon had not carried everything the feed wrote when the demo "
+            "stopped; `flytt status` shows what still waits."
         )
 
 

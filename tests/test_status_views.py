@@ -79,12 +79,14 @@ def test_merge_and_markdown_of_two_environments(
     assert "done" in row_11 and "not_started" in row_11
 
     en = run_flytt("status", "--merge", str(tt02), "--merge", str(prod), "--markdown", env=env)
-    day = datetime.fromisoformat(docs[1]["generated_at"]).strftime("%d.%m.%Y")
-    assert " ".join(en.stdout.split()) == (
-        f"Per {day}: in TT02 step 1.1 is done; step 5 is running; steps 1.2, 2.1, 2.2, 3, 4 and 6 "
-        "are not started (step 5 is done for messages from 2025 onwards); in PROD steps 1.1, "
-        "1.2, 2.1, 2.2, 3, 4, 5 and 6 are not started."
-    )
+    when = datetime.fromisoformat(docs[1]["generated_at"])
+    expected_en = [
+        f"As of {when.day} {when:%B %Y}: in TT02 step 1.1 is done; step 5 is running;",
+        "steps 1.2, 2.1, 2.2, 3, 4 and 6 are not started",
+        "(step 5 is done for messages from 2025 onwards);",
+        "in PROD steps 1.1, 1.2, 2.1, 2.2, 3, 4, 5 and 6 are not started.",
+    ]
+    assert " ".join(en.stdout.split()) == " ".join(expected_en)
     nb = run_flytt(
         "status",
         "--merge",
@@ -96,11 +98,13 @@ def test_merge_and_markdown_of_two_environments(
         "nb",
         env=env,
     )
-    assert " ".join(nb.stdout.split()) == (
-        f"Per {day}: i TT02 steg 1.1 er ferdig; steg 5 pågår; steg 1.2, 2.1, 2.2, 3, 4 og 6 er "
-        "ikke startet (steg 5 er ferdig for meldinger fra 2025 og nyere); i PROD steg 1.1, 1.2, "
-        "2.1, 2.2, 3, 4, 5 og 6 er ikke startet."
-    )
+    expected_nb = [
+        f"Per {when:%d.%m.%Y}: i TT02 steg 1.1 er ferdig; steg 5 pågår;",
+        "steg 1.2, 2.1, 2.2, 3, 4 og 6 er ikke startet",
+        "(steg 5 er ferdig for meldinger fra 2025 og nyere);",
+        "i PROD steg 1.1, 1.2, 2.1, 2.2, 3, 4, 5 og 6 er ikke startet.",
+    ]
+    assert " ".join(nb.stdout.split()) == " ".join(expected_nb)
 
 
 def test_bad_merge_input_is_one_clear_line(tmp_path: Path) -> None:
@@ -110,6 +114,19 @@ def test_bad_merge_input_is_one_clear_line(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert "is not a `flytt status --json` document" in res.stderr
     assert "Traceback" not in res.stderr
+    # usage mistakes are usage errors (exit 2), as for every other option
+    missing = run_flytt("status", "--merge", str(tmp_path / "absent.json"), env={"NO_COLOR": "1"})
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    language = run_flytt("status", "--merge", str(bad), "--markdown", "--language", "de")
+    assert language.returncode == 2 and "'en', 'nb'" in language.stderr.replace("\n", " ")
+
+
+def test_a_bad_environment_name_says_what_is_allowed(tmp_path: Path) -> None:
+    res = run_flytt(
+        "status", env={"FLYTT_ENVIRONMENT": "Prod Env", "FLYTT_DATA_DIR": str(tmp_path)}
+    )
+    assert res.returncode == 1
+    assert "FLYTT_ENVIRONMENT" in res.stderr and "lower-case letters, digits" in res.stderr
 
 
 def test_a_running_daemon_job_does_not_turn_a_finished_step_back_to_running(

@@ -61,6 +61,14 @@ def store(
     )
 
 
+MISMATCHING_DIALOGS = "select count(*) from flytt.dialog_check where mismatches > 0"
+
+
+def mismatching_dialogs(conn: sa.Connection) -> int:
+    """Dialogs whose last check found at least one field different from the expected dialog."""
+    return int(conn.execute(sa.text(MISMATCHING_DIALOGS)).scalar_one())
+
+
 def forget_checks(conn: sa.Connection) -> None:
     """Drop every check, so the next verification re-checks every available element."""
     conn.execute(sa.text(FORGET_CHECKS))

@@ -980,6 +980,19 @@ def _seconds(value: Any) -> float | None:
 
 TRANSITION_START = "select min(migrated_at) from flytt.element_state"
 
+CREATED_SINCE = """
+select state || coalesce(' (' || coalesce(state_reason, last_error_code) || ')', ''), count(*)
+  from flytt.element_state where a2_created_at >= :since group by 1 order by 2 desc, 1
+"""
+
+
+def created_since(conn: sa.Connection, since: datetime) -> dict[str, int]:
+    """Elements created in A2 at or after `since` (UTC) by `state (reason)`, most first: what
+    became of new correspondences (e.g. `excluded (within_migration_wait_time)`)."""
+    return {
+        str(row[0]): int(row[1]) for row in conn.execute(sa.text(CREATED_SINCE), {"since": since})
+    }
+
 
 def transition_start(conn: sa.Connection) -> datetime | None:
     """When the first element was delivered to A3 (UTC): the start of the transition, from

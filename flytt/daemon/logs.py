@@ -37,6 +37,7 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO; A3's query strings carry party identifiers
-    for chatty in ("httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO (A3's query strings carry party identifiers), and
+    # procrastinate logs every deferral and job start at INFO (flytt logs each job's end)
+    for chatty in ("httpx", "httpcore", "procrastinate"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
