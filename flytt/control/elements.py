@@ -42,15 +42,17 @@ import math
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from flytt.control.states import ElementState
+
+T = TypeVar("T")
 
 DISCOVERED = ElementState.DISCOVERED
 ELIGIBLE = ElementState.ELIGIBLE
@@ -192,6 +194,20 @@ class Lanes:
         """Live-lane elements a claim of `n` takes first."""
         return math.ceil(n * self.live_share) if self.live_share > 0 else 0
 
+    def split(
+        self, n: int, take_live: Callable[[int], list[T]], take_history: Callable[[int], list[T]]
+    ) -> tuple[list[T], list[T]]:
+        """Claim up to `n` with the two lanes' claim functions (each takes "at most this
+        many" and returns what it leased): the live share first, history for the rest, then
+        live again for what history left unused. Returns `(live, history)`."""
+        quota = self.live_quota(n)
+        live = take_live(quota) if quota > 0 else []
+        history = take_history(n - len(live)) if n > len(live) else []
+        more = n - len(live) - len(history)
+        if len(live) == quota and more > 0:  # the live lane may have more than its share
+            live += take_live(more)
+        return live, history
+
 
 NO_LANES = Lanes(live_share=0.0, window_minutes=0)
 """History order only: every element counts as history (a window of 0 minutes is empty)."""
@@ -325,7 +341,7 @@ def claim_for_delivery(
 
     def take(sql: str, n: int) -> list[Claimed]:
         open_quotas = [q for q in remaining.values() if q.remaining > 0]
-        if n <= 0 or not open_quotas:
+        if not open_quotas:
             return []
         rows = conn.execute(
             sa.text(sql),
@@ -345,11 +361,9 @@ def claim_for_delivery(
             remaining[c.resource_id] = ServiceQuota(q.resource_id, q.remaining - 1, q.wait_minutes)
         return got
 
-    live_quota = lanes.live_quota(batch)
-    live = take(CLAIM_FOR_DELIVERY_LIVE, live_quota)
-    rest = take(history, batch - len(live))
-    if len(live) == live_quota:  # the live lane may have more for capacity history left
-        live += take(CLAIM_FOR_DELIVERY_LIVE, batch - len(live) - len(rest))
+    live, rest = lanes.split(
+        batch, lambda n: take(CLAIM_FOR_DELIVERY_LIVE, n), lambda n: take(history, n)
+    )
     return live + rest
 
 
@@ -707,13 +721,13 @@ def claim_for_exposure(
     }
 
     def take(sql: str, n: int) -> list[Any]:
-        return [] if n <= 0 else list(conn.execute(sa.text(sql), {**params, "limit": n}))
+        return list(conn.execute(sa.text(sql), {**params, "limit": n}))
 
-    live_quota = lanes.live_quota(limit)
-    live = take(CLAIM_FOR_EXPOSURE_LIVE, live_quota)
-    history = take(CLAIM_FOR_EXPOSURE_HISTORY, limit - len(live))
-    if len(live) == live_quota:
-        live += take(CLAIM_FOR_EXPOSURE_LIVE, limit - len(live) - len(history))
+    live, history = lanes.split(
+        limit,
+        lambda n: take(CLAIM_FOR_EXPOSURE_LIVE, n),
+        lambda n: take(CLAIM_FOR_EXPOSURE_HISTORY, n),
+    )
     history.sort(key=lambda r: (r.year_group, -_ts(r.a2_created_at), -r.a2_correspondence_id))
     return [
         Candidate(r.a2_correspondence_id, r.a3_correspondence_id, r.a2_created_at, r.attempts)
