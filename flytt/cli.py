@@ -202,18 +202,30 @@ def daemon(
         )
 
 
+def _existing_sources(sources: list[str] | None) -> list[str] | None:
+    from flytt.status_views import is_url
+
+    for source in sources or []:
+        if not is_url(source) and not Path(source).is_file():
+            raise typer.BadParameter(
+                f"File '{source}' does not exist (give a file of `flytt status --json` or a "
+                "status URL http://HOST:9480/status.json)."
+            )
+    return sources
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     merge: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             "--merge",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="Combine `flytt status --json` files of several environments (repeatable) "
-            "into one steps x environments view; reads no warehouse.",
+            callback=_existing_sources,
+            help="Combine the status of several environments (repeatable): files written by "
+            "`flytt status --json > FILE` or daemons' status URLs "
+            "(http://HOST:9480/status.json), into one steps x environments view; reads no "
+            "warehouse.",
         ),
     ] = None,
     markdown: Annotated[

@@ -37,6 +37,26 @@ def _table_exists(conn: sa.Connection, qualified: str) -> bool:
     )
 
 
+def quarantine_by_reason(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Quarantined rows per reason: `[{"source": "delivery"|"mapping", "reason_code": str,
+    "rows": n}]`, the delivery quarantine (`flytt.quarantine`) first, then the dbt mart
+    `a3.quarantine` when it has been built; most rows first within each source."""
+    quarantine = [
+        {"source": "delivery", "reason_code": code, "rows": n}
+        for code, n in elements.quarantine_by_reason(conn)
+    ]
+    if _table_exists(conn, "a3.quarantine"):
+        quarantine += [
+            {"source": "mapping", "reason_code": code, "rows": n}
+            for code, n in conn.execute(
+                sa.text(
+                    "select reason_code, count(*) from a3.quarantine group by 1 order by 2 desc, 1"
+                )
+            )
+        ]
+    return quarantine
+
+
 def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str, Any]:
     """Gather the report document described in the module docstring from schema `flytt` (and
     the dbt mart `a3.quarantine` when it has been built)."""
@@ -50,20 +70,7 @@ def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str
             {"a2_correspondence_id": i, "error_code": code, "attempts": a}
             for i, code, a in elements.failed_elements(conn, limit=100)
         ]
-        quarantine = [
-            {"source": "delivery", "reason_code": code, "rows": n}
-            for code, n in elements.quarantine_by_reason(conn)
-        ]
-        if _table_exists(conn, "a3.quarantine"):
-            quarantine += [
-                {"source": "mapping", "reason_code": code, "rows": n}
-                for code, n in conn.execute(
-                    sa.text(
-                        "select reason_code, count(*) from a3.quarantine "
-                        "group by 1 order by 2 desc, 1"
-                    )
-                )
-            ]
+        quarantine = quarantine_by_reason(conn)
         dialog_mismatches = dialog_checks.mismatches_by_field(conn)
         failed_services = [
             {"resource_id": r, "error_code": code or "unknown", "attempts": n}

@@ -200,6 +200,20 @@ class Settings(BaseSettings):
     daemon_shutdown_seconds: float = Field(
         20, ge=1, description="How long SIGTERM waits for running jobs before it aborts them."
     )
+    daemon_history_every_seconds: int = Field(
+        60,
+        ge=1,
+        description="How often the daemon writes a sample of the status counts to "
+        "the status history (the status page plots and each step's `since`).",
+    )
+    history_days: int = Field(
+        90, ge=1, description="How long the status history keeps its samples (days)."
+    )
+    status_peers: list[str] = Field(
+        default_factory=list,
+        description="Status URLs (`http://host:9480/status.json`) of other environments' "
+        "daemons: the status page shows them as more columns of the step table.",
+    )
 
     @field_validator("environment")
     @classmethod
@@ -216,6 +230,7 @@ class Settings(BaseSettings):
         "daemon_test_every_seconds",
         "daemon_migrate_every_seconds",
         "daemon_expose_every_seconds",
+        "daemon_history_every_seconds",
     )
     @classmethod
     def _schedulable(cls, value: int) -> int:

@@ -10,7 +10,9 @@ Shape (stable; later issues add keys, never remove or rename them):
      "nothing_migrated": bool}
 
 Each step has `state` in not_started / running / done, `evidence` (the figure that decides
-it, one English sentence) and the numbers counted so far. The rules:
+it, one English sentence), `since` (when it entered that state, UTC, from the samples the
+daemon keeps in `flytt.status_history`; None before the first sample shows it) and the numbers
+counted so far. The rules:
 
 * 1.1, 1.2 and 5 are `done` when something was done and nothing waits, `running` while a run
   of their command is recorded as running or something waits after something was done,
@@ -38,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flytt.control import dialog_checks, elements, runs
+from flytt.control import dialog_checks, elements, history, runs
 from flytt.control import services as services_state
 from flytt.control.states import ElementState
 from flytt.warehouse import Warehouse
@@ -157,6 +159,10 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
     for key, step in steps.items():
         step["title"] = STEP_TITLES[key]
         step["evidence"] = _evidence(key, step)
+    with warehouse.engine.connect() as conn:
+        since = history.state_since(conn, {key: step["state"] for key, step in steps.items()})
+    for key, step in steps.items():
+        step["since"] = _iso(since.get(key))
     return {
         "environment": environment,
         "generated_at": datetime.now(UTC).isoformat(),

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.table import Table
 
 from flytt.errors import UserError
@@ -31,14 +32,42 @@ STATE_WORDS = {
 }
 
 
-def read_documents(paths: list[Path]) -> list[dict[str, Any]]:
-    """The status documents in `paths`, in order.
+def is_url(source: str) -> bool:
+    """True for an http(s) URL (a daemon's `/status.json`), False for a file path."""
+    return source.startswith(("http://", "https://"))
+
+
+def _fetch(url: str, timeout: float) -> Any:
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True)
+        response.raise_for_status()
+        return response.json()
+    except httpx.HTTPStatusError as exc:
+        raise UserError(
+            f"{url} answered {exc.response.status_code}; give a daemon's status URL "
+            "(http://HOST:9480/status.json)."
+        ) from None
+    except httpx.HTTPError as exc:
+        raise UserError(
+            f"Cannot reach {url} ({type(exc).__name__}); is that daemon running and its port "
+            "open to this host?"
+        ) from None
+    except ValueError:
+        raise UserError(f"{url} did not answer JSON; give a daemon's /status.json URL.") from None
+
+
+def read_document(source: str, timeout: float = 5.0) -> dict[str, Any]:
+    """One status document: `source` is a file written by `flytt status --json > FILE` or a
+    daemon's status URL (`http://HOST:9480/status.json`, fetched within `timeout` seconds).
 
     Raises:
-        UserError: a file is missing, is not JSON, or is not a `flytt status --json` document.
+        UserError: the file cannot be read, the URL cannot be reached or answers an error, or
+            what came back is not a `flytt status --json` document.
     """
-    docs = []
-    for path in paths:
+    if is_url(source):
+        doc = _fetch(source, timeout)
+    else:
+        path = Path(source)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -50,10 +79,18 @@ def read_documents(paths: list[Path]) -> list[dict[str, Any]]:
             raise UserError(
                 f"{path} is not JSON; give files written by `flytt status --json > FILE`."
             ) from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict):
-            raise UserError(f"{path} is not a `flytt status --json` document (no steps).")
-        docs.append(doc)
-    return docs
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), dict):
+        raise UserError(f"{source} is not a `flytt status --json` document (no steps).")
+    return doc
+
+
+def read_documents(sources: list[str]) -> list[dict[str, Any]]:
+    """The status documents of `sources` (files or status URLs, `read_document`), in order.
+
+    Raises:
+        UserError: as `read_document`, for the first source that fails.
+    """
+    return [read_document(source) for source in sources]
 
 
 def _name(doc: dict[str, Any]) -> str:

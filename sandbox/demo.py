@@ -89,10 +89,18 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
     feeder = threading.Thread(target=feed_then_drain, name="sandbox-live", daemon=True)
     feeder.start()
     jobs = serve(
-        settings.model_copy(update={"daemon_port": 0}),
+        # a free port, so the demo runs beside a daemon; a sample every 5 s gives the status
+        # page's plots points within a short live run
+        settings.model_copy(
+            update={
+                "daemon_port": 0,
+                "daemon_history_every_seconds": min(5, settings.daemon_history_every_seconds),
+            }
+        ),
         warehouse,
         stop=stop,
         log_level=logging.WARNING,
+        on_listening=lambda url: err.print(f"[bold]▶ Status page: {url}[/]"),
     )
     stop.set()
     print_summary("  Live feed (rows written per A2 table)", fed or {"nothing": 0})

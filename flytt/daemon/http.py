@@ -1,4 +1,5 @@
-"""The daemon's HTTP port: `/healthz` (live), `/readyz` (ready), `/metrics` (Prometheus).
+"""The daemon's HTTP port: `/healthz` (live), `/readyz` (ready), `/metrics` (Prometheus), and
+the status page's paths (`/`, `/status.json`, `/static/…`, `flytt.daemon.page`).
 
 Served by the standard library's WSGI server in threads of its own, read-only, with no
 personal data: `/healthz` answers 200 while the process runs its loop, `/readyz` 200 or 503
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -30,7 +31,19 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def _app(registry: CollectorRegistry, ready: ReadyCheck) -> Callable[..., Iterable[bytes]]:
+class Pages(Protocol):
+    """A WSGI app for the paths it `handles` (the status page)."""
+
+    def handles(self, path: str) -> bool: ...
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]: ...
+
+
+def _app(
+    registry: CollectorRegistry, ready: ReadyCheck, pages: Pages | None
+) -> Callable[..., Iterable[bytes]]:
     metrics = make_wsgi_app(registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -45,21 +58,31 @@ def _app(registry: CollectorRegistry, ready: ReadyCheck) -> Callable[..., Iterab
             return [f"{reason or 'ready'}\n".encode()]
         if path == "/metrics":
             return metrics(environ, start_response)
+        if pages is not None and pages.handles(path):
+            return pages(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
-        return [b"not found: try /healthz, /readyz or /metrics\n"]
+        return [b"not found: try /, /status.json, /healthz, /readyz or /metrics\n"]
 
     return app
 
 
 @contextmanager
-def serving(host: str, port: int, registry: CollectorRegistry, ready: ReadyCheck) -> Iterator[int]:
-    """Serve the three paths on `host:port` until the block exits; yield the bound port
-    (`port` 0 picks a free one).
+def serving(
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    ready: ReadyCheck,
+    pages: Pages | None = None,
+) -> Iterator[int]:
+    """Serve the three paths, and those of `pages`, on `host:port` until the block exits;
+    yield the bound port (`port` 0 picks a free one).
 
     Raises:
         OSError: the port is taken or the interface does not exist.
     """
-    server = make_server(host, port, _app(registry, ready), _Server, handler_class=_QuietHandler)
+    server = make_server(
+        host, port, _app(registry, ready, pages), _Server, handler_class=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, name="flytt-http", daemon=True)
     thread.start()
     try:

@@ -29,6 +29,8 @@ from flytt.warehouse import Warehouse
 
 QUEUE_SCHEMA = "flytt_queue"
 REFRESH_LOCK = "flytt:refresh"
+HISTORY_JOB = "history"
+"""The periodic sample of the status counts (`flytt.history`); not a step, so not in `CYCLE`."""
 RECOVER_EVERY_SECONDS = 15
 STALLED_AFTER_SECONDS = 30.0
 """A worker without a heartbeat for this long is dead (it beats every 10 s by default)."""
@@ -51,13 +53,15 @@ def cron_every(seconds: int) -> str:
 
 
 def schedule(settings: Settings) -> dict[str, int]:
-    """Seconds between runs of each job, in cycle order."""
+    """Seconds between runs of each job: the cycle's jobs in cycle order, then `history`
+    (the sample of the status counts for `flytt.status_history`)."""
     return {
         "load": settings.daemon_load_every_seconds,
         "build": settings.daemon_load_every_seconds,
         "test": settings.daemon_test_every_seconds,
         "migrate": settings.daemon_migrate_every_seconds,
         "expose": settings.daemon_expose_every_seconds,
+        HISTORY_JOB: settings.daemon_history_every_seconds,
     }
 
 

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,11 @@ from flytt.daemon.http import serving
 from flytt.daemon.jobs import CYCLE, JobOutcome, run_job
 from flytt.daemon.logs import configure_json_logging
 from flytt.daemon.metrics import DaemonMetrics
-from flytt.daemon.queue import ensure_schema, make_app, schedule
+from flytt.daemon.page import StatusPage
+from flytt.daemon.queue import HISTORY_JOB, ensure_schema, make_app, schedule
 from flytt.errors import UserError
+from flytt.history import record_sample
+from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 
@@ -58,7 +62,8 @@ def _log_outcome(result: JobOutcome) -> None:
 
 
 def run_once(settings: Settings, warehouse: Warehouse) -> list[JobOutcome]:
-    """Run every job of the cycle once, in order, in this process (cron, tests, debugging).
+    """Run every job of the cycle once, in order, in this process (cron, tests, debugging),
+    then write a sample of the status counts (`flytt.status_history`).
 
     Returns:
         One outcome per job of `CYCLE`; a failed job does not stop the ones after it.
@@ -68,7 +73,19 @@ def run_once(settings: Settings, warehouse: Warehouse) -> list[JobOutcome]:
         result = run_job(name, settings, warehouse)
         _log_outcome(result)
         results.append(result)
+    _record_history(settings, warehouse)
     return results
+
+
+def _record_history(settings: Settings, warehouse: Warehouse) -> None:
+    """The `history` job: one sample; a failure is a warning, never the daemon's end."""
+    try:
+        record_sample(settings, warehouse)
+    except Exception as exc:
+        log.warning(
+            redact(f"history sample failed: {type(exc).__name__}: {exc}").splitlines()[0][:500],
+            extra={"job": HISTORY_JOB, "outcome": "failed"},
+        )
 
 
 class _Readiness:
@@ -104,6 +121,7 @@ def serve(
     *,
     stop: threading.Event | None = None,
     log_level: int = logging.INFO,
+    on_listening: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Run the daemon until SIGTERM or SIGINT, or until `stop` is set (module docstring).
 
@@ -112,6 +130,8 @@ def serve(
         warehouse: the warehouse holding the queue, the marts and schema `flytt`.
         stop: set it to stop the daemon as SIGTERM would (in-process use, `flytt demo --live`).
         log_level: the lowest level of the JSON log lines on stderr.
+        on_listening: called with the status page's URL (`http://host:port/`) once the HTTP
+            port is bound (the demo prints it).
 
     Returns:
         What each job did in this process: per job name, `runs`, one count per outcome and
@@ -129,6 +149,9 @@ def serve(
     summary_lock = threading.Lock()
 
     def handle(name: str) -> None:
+        if name == HISTORY_JOB:
+            _record_history(settings, warehouse)
+            return
         result = run_job(name, settings, warehouse, stopping.is_set)
         metrics.observe(result)
         _log_outcome(result)
@@ -146,6 +169,7 @@ def serve(
                     settings.daemon_port,
                     metrics.registry,
                     _Readiness(settings, warehouse),
+                    StatusPage(settings, warehouse),
                 )
             )
         except OSError as exc:
@@ -155,7 +179,7 @@ def serve(
             ) from None
         log.info(
             f"flytt daemon listening on http://{settings.daemon_host}:{port} "
-            "(/healthz, /readyz, /metrics)",
+            "(/ status page, /status.json, /healthz, /readyz, /metrics)",
             extra={
                 "action": "start",
                 "port": port,
@@ -163,6 +187,8 @@ def serve(
                 "schedule": schedule(settings),
             },
         )
+        if on_listening is not None:
+            on_listening(f"http://{settings.daemon_host}:{port}/")
         asyncio.run(_work(settings, warehouse, handle, stopping, stop))
     log.info("flytt daemon stopped", extra={"action": "stop"})
     return {name: dict(counts) for name, counts in summary.items()}

@@ -29,6 +29,7 @@ OWNERS = {
     "dialog_check": Path("flytt/control/dialog_checks.py"),
     "dialog_mismatch": Path("flytt/control/dialog_checks.py"),
     "run": Path("flytt/control/runs.py"),
+    "status_history": Path("flytt/control/history.py"),
 }
 READS_ALSO = {("dialog_check", Path("flytt/control/elements.py"))}
 # `element_state` is unique enough to match bare (the owner's f-strings say `flytt.{TABLE}`
