@@ -30,10 +30,11 @@ typecheck: $(STAMP)
 sqllint: $(STAMP)
 	eval "$$($(BIN)/flytt env)" && cd dbt_project && ../$(BIN)/sqlfluff lint --processes 2 models macros tests
 
-# The browser smoke test of the docs site is left to `make test-browser` (pytest reports it as
-# deselected); every other docs check reads dbt's manifest.json and catalog.json.
-pytest: $(STAMP)
-	$(BIN)/pytest --basetemp=.pytest-tmp -m "not browser"
+# The whole suite, browser tests included (marker `browser`: the docs site and the daemon's
+# status page in headless Chromium). `chromium` installs Debian's package when it can; without
+# it the browser tests are skipped with a hint, except with CI=true, where they fail.
+pytest: $(STAMP) chromium
+	$(BIN)/pytest --basetemp=.pytest-tmp
 
 test-browser: $(STAMP) chromium
 	$(BIN)/pytest --basetemp=.pytest-tmp -m browser
@@ -41,10 +42,13 @@ test-browser: $(STAMP) chromium
 clean:
 	rm -rf $(VENV) .flytt dbt_project/target dbt_project/logs
 
-# The docs-site smoke test (tests/dbt/test_docs.py, marker `browser`) opens the site in Debian's
-# headless Chromium; only `make test-browser` needs it.
+# Debian's Chromium for the browser tests (tests/dbt/test_docs.py, the status page). Installed
+# when this runs as root; otherwise (or when apt-get fails) a warning, and pytest skips those
+# tests with the same hint (CI=true turns the skip into a failure).
 chromium:
 	@if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null; then \
-		if [ "$$(id -u)" = "0" ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
-		else echo "error: /usr/bin/chromium is missing; run: sudo apt-get install -y chromium"; exit 1; fi; \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+			|| echo "warning: apt-get could not install chromium; the browser tests will be skipped"; \
+		else echo "warning: /usr/bin/chromium is missing, so the browser tests will be skipped; run: sudo apt-get install -y chromium"; fi; \
 	fi

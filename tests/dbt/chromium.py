@@ -1,7 +1,8 @@
 """Render a page in headless Chromium (Debian's `chromium` package) and return its DOM text.
 
-Only the docs-site smoke test (tests/dbt/test_docs.py, marker `browser`) needs a browser; the
-rest of the suite reads dbt's JSON artifacts. `make test-browser` installs Chromium and runs it.
+The browser tests (marker `browser`: the docs-site smoke test in tests/dbt/test_docs.py and the
+status page in tests/daemon/test_status_page_browser.py) need it; `make test` installs Debian's
+`chromium` first when it runs as root.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def require_chromium() -> Path:
     found = find_chromium()
     if found is not None:
         return found
-    message = "Chromium is not installed: run `make test-browser` (apt-get install chromium)."
+    message = "Chromium is not installed: run `sudo apt-get install -y chromium`."
     if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(message)

@@ -7,7 +7,7 @@ holds the A2 → A3 mapping, status-code and rights tables; the `correspondences
 columns with their A2 sources and the models it depends on; every column a mart really has is
 documented. Markdown is rendered to text as the site shows it.
 
-One smoke test (marker `browser`, `make test-browser`) opens the served site in headless
+One smoke test (marker `browser`) opens the served site in headless
 Chromium and sees the `correspondences` model page: the site itself loads and renders.
 """
 

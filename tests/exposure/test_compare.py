@@ -115,3 +115,27 @@ def test_no_published_event_is_reported_with_the_time_dialogporten_chose() -> No
             "2026-11-28T09:15:00+00:00",
         )
     ]
+
+
+def test_a_future_visible_from_sets_the_times_dialogporten_shows() -> None:
+    # Dialogporten forces createdAt/updatedAt to a future visibleFrom (reference
+    # dialogporten.md): no mismatch for that, but a wrong visibleFrom or time still is one
+    publish = datetime(2026, 12, 1, tzinfo=UTC)
+    c = _correspondence().model_copy(update={"requested_publish_time": publish})
+    expected = create_dialog_request(c, now=NOW).body
+    assert expected["visibleFrom"] == "2026-12-01T00:00:00Z"
+    actual = copy.deepcopy(expected)
+    actual["createdAt"] = actual["updatedAt"] = "2026-12-01T01:00:00+01:00"
+    assert compare_dialog(expected, actual) == []
+    # verified after the publish time: the rebuilt expected dialog has no visibleFrom any more
+    later = create_dialog_request(c, now=datetime(2026, 12, 2, tzinfo=UTC)).body
+    assert "visibleFrom" not in later
+    assert compare_dialog(later, actual) == []
+    actual["createdAt"] = "2026-12-02T00:00:00Z"
+    assert compare_dialog(later, actual) == [
+        ("createdAt", "2026-12-01T00:00:00+00:00", "2026-12-02T00:00:00+00:00")
+    ]
+    actual["visibleFrom"] = "2026-12-05T00:00:00Z"
+    assert ("visibleFrom", "2026-12-01T00:00:00+00:00", "2026-12-05T00:00:00+00:00") in (
+        compare_dialog(expected, actual)
+    )
