@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -30,3 +32,15 @@ def print_summary(title: str, counts: dict[str, Any]) -> None:
     for key, value in counts.items():
         table.add_row(f"  {key}", str(value))
     out.print(table)
+
+
+@contextmanager
+def quiet_consoles() -> Iterator[None]:
+    """Silence `out` and `err` (progress bars, notes, tables) until the block exits: the
+    daemon's output is its JSON log lines only. Not for nesting across threads."""
+    before = out.quiet, err.quiet
+    out.quiet = err.quiet = True
+    try:
+        yield
+    finally:
+        out.quiet, err.quiet = before

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flytt.control import history
+from flytt.control import history, locks
 from flytt.control.history import Sample
 from flytt.report import quarantine_by_reason
 from flytt.settings import Settings
@@ -44,6 +44,9 @@ def record_sample(settings: Settings, warehouse: Warehouse) -> Sample:
     """
     status = collect_status(warehouse, settings.environment)
     with warehouse.engine.begin() as conn:
+        # a build swaps the marts (a3.quarantine among them): wait for it, as delivery does,
+        # rather than record a sample without the mapping quarantine
+        locks.share_marts(conn)
         sample = sample_of(status, quarantine_by_reason(conn))
         history.record(conn, sample)
         history.prune(conn, settings.history_days)

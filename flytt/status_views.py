@@ -47,6 +47,11 @@ def _fetch(url: str, timeout: float) -> Any:
             f"{url} answered {exc.response.status_code}; give a daemon's status URL "
             "(http://HOST:9480/status.json)."
         ) from None
+    except httpx.TimeoutException:
+        raise UserError(
+            f"{url} did not answer within {timeout:g} s; the daemon may be busy or the network "
+            "slow: try again, or save its `flytt status --json` to a file and merge that."
+        ) from None
     except httpx.HTTPError as exc:
         raise UserError(
             f"Cannot reach {url} ({type(exc).__name__}); is that daemon running and its port "
@@ -95,6 +100,13 @@ def read_documents(sources: list[str]) -> list[dict[str, Any]]:
 
 def _name(doc: dict[str, Any]) -> str:
     return str(doc.get("environment") or "local")
+
+
+def repeated_environments(docs: list[dict[str, Any]]) -> list[str]:
+    """Environment names that more than one document carries (e.g. two deployments left at
+    the default `local`): their columns cannot be told apart."""
+    names = [_name(d) for d in docs]
+    return sorted({n for n in names if names.count(n) > 1})
 
 
 def merged_table(docs: list[dict[str, Any]]) -> Table:

@@ -117,6 +117,10 @@ def test_bad_merge_input_is_one_clear_line(tmp_path: Path) -> None:
     # usage mistakes are usage errors (exit 2), as for every other option
     missing = run_flytt("status", "--merge", str(tmp_path / "absent.json"), env={"NO_COLOR": "1"})
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+    folder = run_flytt("status", "--merge", str(tmp_path), env={"NO_COLOR": "1"})
+    assert folder.returncode == 2 and "is a folder, not a file" in folder.stderr
+    other = run_flytt("status", "--merge", "ftp://host/status.json", env={"NO_COLOR": "1"})
+    assert other.returncode == 2 and "neither a file nor an http(s) URL" in other.stderr
     language = run_flytt("status", "--merge", str(bad), "--markdown", "--language", "de")
     assert language.returncode == 2 and "'en', 'nb'" in language.stderr.replace("\n", " ")
 
@@ -151,3 +155,25 @@ def test_a_running_daemon_job_does_not_turn_a_finished_step_back_to_running(
             )
         )
     assert collect_status(fresh_warehouse, "tt02")["steps"]["1.1"]["state"] == "running"
+
+
+def test_two_documents_of_one_environment_are_merged_with_a_warning(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    _seed(fresh_warehouse, [(1, "available", 2025)])
+    first = _status_json(fresh_warehouse, tmp_path, "local")
+    second = tmp_path / "again.json"
+    second.write_text(first.read_text())
+    res = run_flytt("status", "--merge", str(first), "--merge", str(second), env={"NO_COLOR": "1"})
+    assert res.returncode == 0, res.stderr
+    assert "several documents name the environment 'local'" in res.stderr
+
+
+def test_status_peers_must_be_status_urls(warehouse: Warehouse, tmp_path: Path) -> None:
+    env = {**cli_env(warehouse, tmp_path), "FLYTT_STATUS_PEERS": '["prod-flytt"]'}
+    res = run_flytt("status", env=env)
+    assert res.returncode == 1 and "'prod-flytt' is not an http(s) URL" in res.stderr
+    env["FLYTT_STATUS_PEERS"] = "prod-flytt"  # not JSON at all
+    res = run_flytt("status", env=env)
+    assert res.returncode == 1
+    assert "FLYTT_STATUS_PEERS='[\"http://prod-flytt:9480/status.json\"]'" in res.stderr

@@ -21,7 +21,7 @@ insert into flytt.status_history (sampled_at, environment, counts, step_states, 
     oldest_eligible_age_s, oldest_migrated_age_s, latency_p95_s)
 values (:sampled_at, :environment, cast(:counts as jsonb), cast(:step_states as jsonb),
     cast(:quarantine as jsonb), :oldest_eligible_age_s, :oldest_migrated_age_s, :latency_p95_s)
-on conflict (sampled_at) do nothing
+on conflict (environment, sampled_at) do nothing
 """
 
 DELETE_EXPIRED = """
@@ -33,7 +33,8 @@ delete from flytt.status_history h
 where h.sampled_at < now() - make_interval(hours => :hours)
   and exists (
     select 1 from flytt.status_history e
-    where date_trunc('hour', e.sampled_at) = date_trunc('hour', h.sampled_at)
+    where e.environment = h.environment
+      and date_trunc('hour', e.sampled_at) = date_trunc('hour', h.sampled_at)
       and e.sampled_at < h.sampled_at
   )
 """
@@ -41,16 +42,17 @@ where h.sampled_at < now() - make_interval(hours => :hours)
 SERIES = """
 select sampled_at, environment, counts, step_states, quarantine, oldest_eligible_age_s,
     oldest_migrated_age_s, latency_p95_s
-from flytt.status_history where sampled_at >= :since order by sampled_at
+from flytt.status_history where environment = :env and sampled_at >= :since
+order by sampled_at
 """
 
 # per step: the first sample after the last one that showed another state
 SINCE = """
 select k.key, (
     select min(h.sampled_at) from flytt.status_history h
-    where h.sampled_at > coalesce((
+    where h.environment = :env and h.sampled_at > coalesce((
         select max(d.sampled_at) from flytt.status_history d
-        where d.step_states ->> k.key is distinct from k.state
+        where d.environment = :env and d.step_states ->> k.key is distinct from k.state
     ), '-infinity')
 ) as since
 from jsonb_each_text(cast(:current as jsonb)) as k(key, state)
@@ -75,7 +77,7 @@ class Sample:
 
 
 def record(conn: sa.Connection, sample: Sample) -> bool:
-    """Store `sample`; False when a sample with the same `sampled_at` exists already."""
+    """Store `sample`; False when its environment has a sample with the same `sampled_at`."""
     params: dict[str, Any] = {
         **sample.__dict__,
         "counts": json.dumps(sample.counts),
@@ -92,15 +94,20 @@ def prune(conn: sa.Connection, keep_days: int, dense_hours: int = 48) -> int:
     return expired + conn.execute(sa.text(THIN_OLD), {"hours": dense_hours}).rowcount
 
 
-def series(conn: sa.Connection, since: datetime) -> list[Sample]:
-    """The samples taken at or after `since` (aware datetime), oldest first."""
-    return [Sample(**row._mapping) for row in conn.execute(sa.text(SERIES), {"since": since})]
+def series(conn: sa.Connection, environment: str, since: datetime) -> list[Sample]:
+    """The samples of `environment` taken at or after `since` (aware datetime), oldest
+    first."""
+    rows = conn.execute(sa.text(SERIES), {"env": environment, "since": since})
+    return [Sample(**row._mapping) for row in rows]
 
 
-def state_since(conn: sa.Connection, current: dict[str, str]) -> dict[str, datetime | None]:
-    """For each step in `current` (step → its state now), the time of the first sample of
+def state_since(
+    conn: sa.Connection, environment: str, current: dict[str, str]
+) -> dict[str, datetime | None]:
+    """For each step in `current` (step → its state now), among the samples of `environment`
+    the time of the first sample of
     the unbroken run of samples, up to the newest, that show that state; None when the
     history has no such run (no sample yet, or the state changed after the newest sample).
     Older than two days the answer is to the hour (`prune` thins those rows)."""
-    rows = conn.execute(sa.text(SINCE), {"current": json.dumps(current)})
+    rows = conn.execute(sa.text(SINCE), {"env": environment, "current": json.dumps(current)})
     return {str(row.key): row.since for row in rows}

@@ -14,7 +14,6 @@ plots end on the numbers in the table and in `flytt status --json`.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from flytt.control import elements, history
+from flytt.control import elements, history, locks
 from flytt.control.history import Sample
 from flytt.errors import UserError
 from flytt.history import sample_of
@@ -41,6 +40,8 @@ RANGES["30d"] = timedelta(days=30)
 DEFAULT_RANGE = "24h"
 OSLO = ZoneInfo("Europe/Oslo")
 PEER_TIMEOUT_SECONDS = 3.0
+MARTS_WAIT_SECONDS = 20.0
+"""How long the page waits for a running build to finish swapping the marts."""
 
 _STATIC = files("flytt.daemon") / "static"
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain"}
@@ -81,20 +82,34 @@ def _available(counts: dict[str, int]) -> int:
     return int(counts.get("available", 0)) + int(counts.get("a2_blocked", 0))
 
 
-def _per_minute(points: list[Sample], total: Callable[[dict[str, int]], int]) -> list[float | None]:
-    """Elements per minute between consecutive samples (the first point has none; a total
-    that fell, e.g. after `flytt reset`, counts as 0)."""
-    rates: list[float | None] = [None]
-    for before, after in itertools.pairwise(points):
-        minutes = (after.sampled_at - before.sampled_at).total_seconds() / 60
-        grown = max(0, total(after.counts) - total(before.counts))
-        rates.append(round(grown / minutes, 2) if minutes > 0 else None)
+def _per_minute(
+    points: list[Sample], total: Callable[[dict[str, int]], int], window_s: float
+) -> list[float | None]:
+    """Elements per minute at each point, over the span back to the newest earlier point at
+    least `window_s` seconds older (None while there is none: a rate over a few seconds says
+    little); a total that fell, e.g. after `flytt reset`, counts as 0."""
+    rates: list[float | None] = []
+    start = -1  # the newest point at least window_s before the current one
+    for i, point in enumerate(points):
+        while (
+            start + 1 < i
+            and (point.sampled_at - points[start + 1].sampled_at).total_seconds() >= window_s
+        ):
+            start += 1
+        if start < 0:
+            rates.append(None)
+            continue
+        before = points[start]
+        minutes = (point.sampled_at - before.sampled_at).total_seconds() / 60
+        grown = max(0, total(point.counts) - total(before.counts))
+        rates.append(round(grown / minutes, 2))
     return rates
 
 
-def charts(samples: list[Sample], now: Sample) -> dict[str, Chart]:
+def charts(samples: list[Sample], now: Sample, window_s: float = 60.0) -> dict[str, Chart]:
     """The four plots from the stored samples (oldest first) and the sample of the status
-    document being shown (`now`), which is always their last point."""
+    document being shown (`now`), which is always their last point; throughput is a rate over
+    at least `window_s` seconds (the history period)."""
     points = [s for s in samples if s.sampled_at < now.sampled_at] + [now]
     x = [int(s.sampled_at.timestamp()) for s in points]
 
@@ -107,7 +122,10 @@ def charts(samples: list[Sample], now: Sample) -> dict[str, Chart]:
             "elements per minute",
             ["delivered to A3 (steps 1.1, 2.1)", "made available (steps 5, 6)"],
             x,
-            [_per_minute(points, _migrated), _per_minute(points, _available)],
+            [
+                _per_minute(points, _migrated, window_s),
+                _per_minute(points, _available, window_s),
+            ],
         ),
         "backlog": Chart(
             "Backlog",
@@ -157,8 +175,10 @@ def _progress(status: dict[str, Any]) -> list[dict[str, Any]]:
         ("1.2", steps["1.2"]["delivered"], steps["1.2"]["services"]),
         ("5", five["available"], five["available"] + five["waiting"]),
     ]
+    notes = {"1.1": f"{one['excluded']} excluded elements are not counted"}
     return [
-        {"step": key, "title": STEP_TITLES[key], "done": done, "of": of} for key, done, of in rows
+        {"step": key, "title": STEP_TITLES[key], "done": done, "of": of, "note": notes.get(key)}
+        for key, done, of in rows
     ]
 
 
@@ -211,11 +231,14 @@ class StatusPage:
         """
         span = RANGES[range_key]
         status = collect_status(self.warehouse, self.settings.environment)
-        with self.warehouse.engine.connect() as conn:
+        with self.warehouse.engine.begin() as conn:
+            locks.share_marts(conn, timeout_s=MARTS_WAIT_SECONDS)  # a build swaps a3.quarantine
             quarantine = quarantine_by_reason(conn)
             failed = elements.failed_by_error(conn)
-            samples = history.series(conn, datetime.now(UTC) - span)
-        plots = charts(samples, sample_of(status, quarantine))
+            samples = history.series(conn, self.settings.environment, datetime.now(UTC) - span)
+        plots = charts(
+            samples, sample_of(status, quarantine), self.settings.daemon_history_every_seconds
+        )
         done_from, running_for = exposure_frontier(status["steps"]["5"]["by_year"])
         return self.templates.get_template("status.html").render(
             status=status,
@@ -260,6 +283,11 @@ class StatusPage:
                 start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
                 return [f"range must be one of {', '.join(RANGES)}\n".encode()]
             page = self.render(range_key).encode()
+        except locks.LockTimeoutError:
+            start_response(
+                "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")]
+            )
+            return [b"a build is swapping the marts; reload in a moment\n"]
         except sa.exc.SQLAlchemyError:
             start_response(
                 "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")]

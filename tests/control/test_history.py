@@ -42,7 +42,7 @@ def test_a_sample_comes_back_as_written_and_twice_is_once(clean: Warehouse) -> N
         assert history.record(conn, _sample(at, eligible=7)) is True
         assert history.record(conn, _sample(at, eligible=8)) is False
     with clean.engine.connect() as conn:
-        (got,) = history.series(conn, at - timedelta(seconds=1))
+        (got,) = history.series(conn, "tt02", at - timedelta(seconds=1))
     assert got == _sample(at, eligible=7)
 
 
@@ -57,7 +57,7 @@ def test_prune_drops_expired_rows_and_thins_old_ones_to_one_an_hour(clean: Wareh
             history.record(conn, _sample(at))
         assert history.prune(conn, keep_days=90) == 2 + 3
     with clean.engine.connect() as conn:
-        kept = [s.sampled_at for s in history.series(conn, now - timedelta(days=400))]
+        kept = [s.sampled_at for s in history.series(conn, "tt02", now - timedelta(days=400))]
     assert kept == [old_hour, *sorted(recent)]
 
 
@@ -74,10 +74,12 @@ def test_since_is_the_start_of_the_last_unbroken_run_of_the_state(clean: Warehou
         for i, states in enumerate(timeline):
             history.record(conn, _sample(t0 + timedelta(minutes=i), states))
     with clean.engine.connect() as conn:
-        since = history.state_since(conn, {"1.1": "done", "5": "done", "6": "not_started"})
-        changed = history.state_since(conn, {"1.1": "running"})
+        since = history.state_since(conn, "tt02", {"1.1": "done", "5": "done", "6": "not_started"})
+        changed = history.state_since(conn, "tt02", {"1.1": "running"})
+        other = history.state_since(conn, "prod", {"1.1": "done"})
     assert since == {"1.1": t0 + timedelta(minutes=3), "5": t0 + timedelta(minutes=4), "6": None}
     assert changed == {"1.1": None}  # it changed after the newest sample: not known yet
+    assert other == {"1.1": None}  # another environment's samples are not this one's
 
 
 def test_status_reads_since_from_the_history(clean: Warehouse) -> None:

@@ -101,6 +101,9 @@ def test_plots_end_on_the_shown_figures_and_rates_are_per_minute() -> None:
         "delivered, not available (step 5)": 1.0,
     }
     assert plots["failures"].y[2] == [4.0, 4.0, 4.0, 4.0]  # mapping rows only
+    # a rate needs a span of at least the window: samples 5 s apart give none at first
+    quick = charts([_at(0, 10, 0), _at(0, 10, 0)], _at(2, 30, 0), window_s=60)
+    assert quick["throughput"].y[1] == [None, None, 10.0]
     # a stored sample newer than the shown document is not drawn after it
     assert charts([*history, _at(9, 99, 9)], _at(5, 45, 2))["backlog"].x == throughput.x
 

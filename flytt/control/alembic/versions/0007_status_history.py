@@ -27,13 +27,16 @@ def upgrade() -> None:
     op.create_table(
         "status_history",
         sa.Column(
+            "environment",
+            sa.Text(),
+            primary_key=True,
+            comment="settings.environment of the writer (each reads its own).",
+        ),
+        sa.Column(
             "sampled_at",
             sa.DateTime(timezone=True),
             primary_key=True,
             comment="When the sample was taken (UTC).",
-        ),
-        sa.Column(
-            "environment", sa.Text(), nullable=False, comment="settings.environment of the writer."
         ),
         sa.Column(
             "counts",
