@@ -150,6 +150,19 @@ def migrate(
 
 
 @app.command()
+def sync() -> None:
+    """Step 2.2, A2 to A3: send new A2 status events, notifications and forwardings of migrated
+    correspondences to A3's sync endpoints (once; `flytt daemon` runs it continuously)."""
+    from syncd.status_sync import run_sync
+
+    counts = _recorded("sync", {}, run_sync)
+    if counts.get("busy"):
+        out.print("Another sync pass is running (on this or another host); it does the work.")
+        return
+    print_summary("Sync A2 → A3 (step 2.2)", counts)
+
+
+@app.command()
 def expose(
     limit: Annotated[
         int | None, typer.Option(help="Expose at most this many elements in this run.", min=1)
@@ -205,12 +218,16 @@ def daemon(
 def _existing_sources(sources: list[str] | None) -> list[str] | None:
     from flytt.status_views import is_url
 
+    hint = "give a file of `flytt status --json` or a status URL http://HOST:9480/status.json"
     for source in sources or []:
-        if not is_url(source) and not Path(source).is_file():
-            raise typer.BadParameter(
-                f"File '{source}' does not exist (give a file of `flytt status --json` or a "
-                "status URL http://HOST:9480/status.json)."
-            )
+        if is_url(source):
+            continue
+        if "://" in source:
+            raise typer.BadParameter(f"'{source}' is neither a file nor an http(s) URL ({hint}).")
+        if Path(source).is_dir():
+            raise typer.BadParameter(f"'{source}' is a folder, not a file ({hint}).")
+        if not Path(source).is_file():
+            raise typer.BadParameter(f"File '{source}' does not exist ({hint}).")
     return sources
 
 
@@ -239,10 +256,16 @@ def status(
     """Show where the transition stands: elements per state and the steps with their evidence."""
     from flytt.report import print_status
     from flytt.status import collect_status
-    from flytt.status_views import merged_table, paragraph, read_documents
+    from flytt.status_views import merged_table, paragraph, read_documents, repeated_environments
 
     if merge:
         docs = read_documents(merge)
+        for name in repeated_environments(docs):
+            err.print(
+                f"warning: several documents name the environment '{name}'; set "
+                "FLYTT_ENVIRONMENT in each deployment so their columns can be told apart.",
+                markup=False,
+            )
         if markdown:
             out.print(paragraph(docs, language.value), soft_wrap=True, markup=False)
         elif as_json:

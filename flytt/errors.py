@@ -36,4 +36,4 @@ class MartsNotBuilt(UserError):
     warehouse. The daemon counts its jobs as skipped until the first build."""
 
     def __init__(self, relation: str) -> None:
-        super().__init__(f"The view {relation} does not exist; run `flytt build` first.")
+        super().__init__(f"The mart {relation} does not exist; run `flytt build` first.")

@@ -13,6 +13,8 @@ documented where the function is defined):
 * `run_build(warehouse)`: the dbt build of the A3 mapping (`flytt.build`);
 * `run_migrate(settings, warehouse, options=DeliveryOptions(...), **fields)`: steps 1.2 and
   2.1, delivery to A3 (`syncd.delivery`);
+* `run_sync(settings, warehouse, **options)`: step 2.2 A2 → A3, new A2 events of migrated
+  correspondences to A3's sync endpoints (`syncd.status_sync`);
 * `run_expose(settings, warehouse, **options)`: step 5, make available and verify
   (`exposure.expose`);
 * `collect_report(warehouse)`: the JSON report `flytt report --json` prints (`flytt.report`).
@@ -25,6 +27,7 @@ from flytt.build import run_build
 from flytt.report import collect_report
 from loaders.pipeline import run_load
 from syncd.delivery import DeliveryOptions, run_migrate
+from syncd.status_sync import run_sync
 
 __all__ = [
     "DeliveryOptions",
@@ -33,4 +36,5 @@ __all__ = [
     "run_expose",
     "run_load",
     "run_migrate",
+    "run_sync",
 ]

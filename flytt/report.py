@@ -11,8 +11,11 @@ The report document (JSON with `--json`):
      "recent_runs": [{"run_id", "command", "status", "started_at", "finished_at", "counts"}],
      "dialog_mismatches_by_field": [{"field": str, "dialogs": n}],   # step 5 verification
      "failed_services": [{"resource_id": str, "error_code": str, "attempts": n}],  # step 1.2
-     "steady_state": {"count": n, "p50_s": x, "p95_s": y, "max_s": z}}   # steps 2.1 and 6:
+     "steady_state": {"count": n, "p50_s": x, "p95_s": y, "max_s": z},   # steps 2.1 and 6:
                                   # eligible (A2 creation + wait) → available, seconds
+     "sync": {"a2_to_a3": {"sent": n, "skipped_by_rule": n, "pending": n,   # step 2.2
+                           "oldest_pending_load": str|None, "failed": n, "retrying": n},
+              "sync_failed_by_error": [{"error_code": str, "elements": n}]}}
 
 Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
 """
@@ -25,7 +28,7 @@ import sqlalchemy as sa
 from rich.table import Table
 
 from flytt.console import out
-from flytt.control import dialog_checks, elements, runs
+from flytt.control import dialog_checks, elements, runs, sync_state
 from flytt.control import services as services_state
 from flytt.status import collect_status
 from flytt.warehouse import Warehouse
@@ -77,6 +80,11 @@ def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str
             for r, code, n in services_state.failed(conn, limit=100)
         ]
         recent_runs = runs.recent(conn, limit=10)
+        sync_a2_to_a3 = sync_state.summary(conn)
+        sync_failed = [
+            {"error_code": code or "unknown", "elements": n}
+            for code, n in sync_state.failed_by_error(conn)
+        ]
         excluded = [
             {"reason": reason or "unknown", "elements": n}
             for reason, n in elements.excluded_by_reason(conn)
@@ -92,6 +100,7 @@ def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str
         "dialog_mismatches_by_field": dialog_mismatches,
         "failed_services": failed_services,
         "steady_state": status["steps"]["6"]["latency"],
+        "sync": {"a2_to_a3": sync_a2_to_a3, "sync_failed_by_error": sync_failed},
     }
 
 
@@ -153,6 +162,15 @@ def print_report(doc: dict[str, Any]) -> None:
     total = sum(doc["counts_by_state"].values())
     out.print(f"Environment: {doc.get('environment', 'local')}. Elements tracked: {total}")
     _print_latency(doc.get("steady_state") or {})
+    sync = (doc.get("sync") or {}).get("a2_to_a3") or {}
+    if sync.get("sent") or sync.get("pending") or sync.get("failed"):
+        out.print(
+            f"Sync A2 → A3 (step 2.2): {sync['sent']} events sent, {sync['skipped_by_rule']} "
+            f"skipped by rule, {sync['pending']} pending, {sync['failed']} elements failed, "
+            f"{sync['retrying']} retrying"
+        )
+    for row in (doc.get("sync") or {}).get("sync_failed_by_error") or []:
+        out.print(f"  sync failed: {row['error_code']} ({row['elements']} elements)")
     if doc["failed_by_error"]:
         t = Table(title="Failed elements by last error code", title_justify="left")
         t.add_column("error code")

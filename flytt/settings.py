@@ -70,6 +70,13 @@ def _url_has_password(url: str) -> bool:
         return False
 
 
+_LIST_EXAMPLES = {
+    "ready_services": '["skd-migratedcorrespondence-4255-1"]',
+    "status_peers": '["http://prod-flytt:9480/status.json"]',
+}
+"""An example value per list setting, for the error that says lists are JSON."""
+
+
 class Settings(BaseSettings):
     """Settings shared by the command line, the loaders, the daemon and exposure.
 
@@ -191,6 +198,12 @@ class Settings(BaseSettings):
     daemon_expose_every_seconds: int = Field(
         5, ge=1, description="How often the daemon exposes delivered elements (steps 5, 6)."
     )
+    daemon_sync_every_seconds: int = Field(
+        5,
+        ge=1,
+        description="How often the daemon sends new A2 events of migrated elements to A3 "
+        "(step 2.2).",
+    )
     daemon_elements_per_job: int = Field(
         500, ge=1, description="Elements one daemon delivery or exposure job handles at most."
     )
@@ -215,6 +228,17 @@ class Settings(BaseSettings):
         "daemons: the status page shows them as more columns of the step table.",
     )
 
+    @field_validator("status_peers")
+    @classmethod
+    def _peer_urls(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v)]
+        if bad:
+            raise ValueError(
+                f"{bad[0]!r} is not an http(s) URL; give each daemon's status URL, e.g. "
+                "http://HOST:9480/status.json"
+            )
+        return value
+
     @field_validator("environment")
     @classmethod
     def _environment_name(cls, value: str) -> str:
@@ -230,6 +254,7 @@ class Settings(BaseSettings):
         "daemon_test_every_seconds",
         "daemon_migrate_every_seconds",
         "daemon_expose_every_seconds",
+        "daemon_sync_every_seconds",
         "daemon_history_every_seconds",
     )
     @classmethod
@@ -296,9 +321,10 @@ def load_settings(**overrides: Any) -> Settings:
     except SettingsError as exc:
         # pydantic-settings could not even parse a value, e.g. a list that is not JSON
         field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        example = _LIST_EXAMPLES.get(field, '["skd-migratedcorrespondence-4255-1"]')
         raise UserError(
             f"Setting FLYTT_{field.upper()} could not be read; lists are written as JSON, "
-            "e.g. FLYTT_READY_SERVICES='[\"skd-migratedcorrespondence-4255-1\"]'."
+            f"e.g. FLYTT_{field.upper()}='{example}'."
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(

@@ -19,7 +19,11 @@ counted so far. The rules:
   `not_started` otherwise. Step 5's evidence is its frontier by A2 creation year
   (`exposure_frontier`): "done for elements created from 2025, running for 2024".
 * 2.1 and 6 are continuous until A2 is switched off, so never `done` (below).
-* 2.2, 3 and 4 are `not_started` until their jobs exist.
+* 2.2 is continuous too: `running` once a sync pass succeeded (`flytt sync` or the daemon's
+  `sync` job). `a2_to_a3` holds events `sent`, `skipped_by_rule` (codes A3 ignores),
+  `pending` (in the marts, not in A3 yet) with `oldest_pending_age_s` (since its load),
+  `failed` and `retrying` elements; `a3_to_a2` is None until that direction is built.
+* 3 and 4 are `not_started` until their jobs exist.
 
 Steps 2.1 and 6 (continuous; never `done` while A2 runs) count the elements that became
 eligible (A2 creation + the service's wait time) at or after `transition_started_at`, when
@@ -40,7 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flytt.control import dialog_checks, elements, history, runs
+from flytt.control import dialog_checks, elements, history, runs, sync_state
 from flytt.control import services as services_state
 from flytt.control.states import ElementState
 from flytt.warehouse import Warehouse
@@ -65,6 +69,16 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _round(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 1)
+
+
+def _load_age(load_id: str | None) -> float | None:
+    """Seconds since a dlt load (its id is the Unix time it began, e.g. "1796301576.09")."""
+    if not load_id:
+        return None
+    try:
+        return round(max(0.0, datetime.now(UTC).timestamp() - float(load_id)), 1)
+    except ValueError:
+        return None
 
 
 def _progress_state(done: int, pending: int, running: bool) -> str:
@@ -106,6 +120,8 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
         last_migrate = runs.last_succeeded_at(conn, "migrate")
         last_expose = runs.last_succeeded_at(conn, "expose")
         mismatching = dialog_checks.mismatching_dialogs(conn)
+        synced = sync_state.summary(conn)
+        last_sync = runs.last_succeeded_at(conn, "sync")
 
     migrated = sum(counts[s] for s in MIGRATED_STATES)
     pending = sum(counts[s] for s in PENDING_STATES)
@@ -136,7 +152,15 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
             "oldest_eligible_age_s": _round(oldest_eligible_s),
             "last_cycle_at": _iso(last_migrate),
         },
-        "2.2": {"state": "not_started"},
+        "2.2": {
+            "state": "running" if last_sync is not None else "not_started",
+            "a2_to_a3": {
+                **{k: v for k, v in synced.items() if k != "oldest_pending_load"},
+                "oldest_pending_age_s": _load_age(synced["oldest_pending_load"]),
+            },
+            "a3_to_a2": None,
+            "last_cycle_at": _iso(last_sync),
+        },
         "3": {"state": "not_started", "services_synced": int(services[2])},
         "4": {"state": "not_started"},
         "5": {
@@ -160,7 +184,9 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
         step["title"] = STEP_TITLES[key]
         step["evidence"] = _evidence(key, step)
     with warehouse.engine.connect() as conn:
-        since = history.state_since(conn, {key: step["state"] for key, step in steps.items()})
+        since = history.state_since(
+            conn, environment, {key: step["state"] for key, step in steps.items()}
+        )
     for key, step in steps.items():
         step["since"] = _iso(since.get(key))
     return {
@@ -213,6 +239,17 @@ def _evidence(key: str, step: dict[str, Any]) -> str:
         return (
             f"backlog {step['backlog']}, oldest eligible element "
             f"{_age(step['oldest_eligible_age_s'])} old"
+        )
+    if key == "2.2":
+        if step["state"] == "not_started":
+            return "no sync pass has run (flytt sync, or the daemon's sync job)"
+        a2 = step["a2_to_a3"]
+        waiting = (
+            f", oldest {_age(a2['oldest_pending_age_s'])} old" if a2["oldest_pending_age_s"] else ""
+        )
+        return (
+            f"A2 → A3: {a2['sent']} events sent, {a2['pending']} pending{waiting}, "
+            f"{a2['failed']} elements failed; A3 → A2 not built yet"
         )
     if key == "5":
         done_from, running_for = exposure_frontier(step["by_year"])

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+
 from flytt.console import err, out, print_summary
 from flytt.errors import NotAvailableYet, UserError
 from flytt.settings import Settings, load_settings
@@ -64,6 +66,9 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
         start = elements.transition_start(conn)
     if start is None:
         raise UserError("The demo delivered nothing to Altinn 3, so there is no live run to show.")
+    # the daemon silences flytt's consoles while it runs (its log is JSON); the demo's own
+    # lines during the live run go through a console of its own
+    live_err = Console(stderr=True, highlight=False)
     stop = threading.Event()
     fed: dict[str, int] = {}
     outcome: dict[str, bool] = {}
@@ -72,7 +77,7 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
         try:
             fed.update(run_live(settings, rate=rate, max_seconds=seconds))
             fed_until = datetime.now(UTC)
-            err.print(f"[bold]▶ Live feed stopped after {seconds:g} s; draining[/]")
+            live_err.print(f"[bold]▶ Live feed stopped after {seconds:g} s; draining[/]")
             deadline = time.monotonic() + DRAIN_LIMIT_S
             while not stop.is_set() and time.monotonic() < deadline:
                 if _drained(warehouse, fed_until, start):
@@ -100,7 +105,7 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
         warehouse,
         stop=stop,
         log_level=logging.WARNING,
-        on_listening=lambda url: err.print(f"[bold]▶ Status page: {url}[/]"),
+        on_listening=lambda url: live_err.print(f"[bold]▶ Status page: {url}[/]"),
     )
     stop.set()
     print_summary("  Live feed (rows written per A2 table)", fed or {"nothing": 0})
@@ -140,7 +145,7 @@ def run_demo(size: int, seed: int, live_seconds: float | None = None, rate: floa
     upgrade(warehouse)
     out.print(f"Warehouse: {warehouse.describe()}")
 
-    from flytt.pipeline import run_build, run_expose, run_load, run_migrate
+    from flytt.pipeline import run_build, run_expose, run_load, run_migrate, run_sync
     from sandbox.a2.generate import generate_a2
 
     with _replicas(settings) as live:
@@ -149,6 +154,11 @@ def run_demo(size: int, seed: int, live_seconds: float | None = None, rate: floa
             ("load", "Load A2 → a2_raw", lambda: run_load(live, warehouse)),
             ("build", "Build the A3 mapping (dbt)", lambda: run_build(warehouse)),
             ("migrate", "Migrate to Altinn 3", lambda: run_migrate(live, warehouse)),
+            (
+                "sync",
+                "Sync new A2 events to Altinn 3 (step 2.2)",
+                lambda: run_sync(live, warehouse),
+            ),
             # The sandbox has no delegation step yet, so the demo marks every service ready
             # unless FLYTT_READY_SERVICES says otherwise (issue #5).
             (

@@ -8,6 +8,8 @@ Endpoints used for delivery, under `<a3_base_url>/correspondence/api/v1/migratio
 * `POST /correspondence` with `MigrateCorrespondenceExt` → 200 `CorrespondenceMigrationStatusExt`
   (`correspondenceId`, `attachmentStatuses`, `dialogId`); a duplicate `altinn2CorrespondenceId`
   is a re-migration that returns the same id and adds only new events (§1.5.3).
+* `POST /correspondence/syncStatusEvent`, `/syncNotificationEvent`, `/syncForwardingEvent`
+  (step 2.2, §1.7) → 200 and the correspondence GUID as a JSON string.
 
 Authentication: a raw Maskinporten token with scope `altinn:correspondence.migrate` (§1.1).
 No `Accept` header other than `application/json` is sent (406 otherwise, §1.1).
@@ -128,3 +130,17 @@ class A3MigrationClient(AltinnClient):
             correspondence_id=uuid.UUID(str(body["correspondenceId"])),
             remigrated=body.get("attachmentStatuses") is None,
         )
+
+    async def sync(self, endpoint: str, body: dict[str, Any]) -> uuid.UUID:
+        """Send one sync request of step 2.2 (a3-correspondence §1.7): `endpoint` is
+        `syncStatusEvent`, `syncNotificationEvent` or `syncForwardingEvent`, `body` its JSON
+        (`syncd.payloads.SyncRequests`). A3 answers 200 with the correspondence id also when
+        it kept none of the events (duplicates, ignored codes); each event is its own
+        transaction there, so a retried request is safe.
+
+        Raises:
+            A3CallError: 404/1001 (A3 does not know the id), 400 (validation), or transient
+                errors beyond `tries`.
+        """
+        response = await self.request("POST", f"/correspondence/{endpoint}", json=body)
+        return uuid.UUID(str(response.json()))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from flytt.control import elements
+from flytt.control import elements, sync_state
 from flytt.control.elements import Claimed, ServiceQuota, Stage
 from flytt.control.states import ElementState
 from flytt.settings import Settings
@@ -125,10 +125,15 @@ class DeliveryRun:
         with state_tx(self.warehouse) as conn:
             return elements.mark_quarantined(conn, self.owner, a2_id, reasons, self.run_id)
 
-    def migrated(self, a2_id: int, a3_id: uuid.UUID) -> bool:
-        """Record a delivered element with its A3 id; False if the lease was lost."""
+    def migrated(self, a2_id: int, a3_id: uuid.UUID, load_id: str = "") -> bool:
+        """Record a delivered element with its A3 id and the newest load its payload carried
+        (`ElementRows.newest_load_id`, for step 2.2), in one transaction; False if the lease
+        was lost (nothing written)."""
         with state_tx(self.warehouse) as conn:
-            return elements.mark_migrated(conn, self.owner, a2_id, a3_id)
+            if not elements.mark_migrated(conn, self.owner, a2_id, a3_id):
+                return False
+            sync_state.record_delivered(conn, a2_id, load_id)
+            return True
 
     def attempt_failed(
         self, a2_id: int, attempts: int, code: str, detail: str, transient: bool

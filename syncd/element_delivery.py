@@ -104,7 +104,9 @@ async def deliver_element(
             describe_error(exc),
             True,
         )
-    ok = await asyncio.to_thread(run.migrated, a2_id, result.correspondence_id)
+    ok = await asyncio.to_thread(
+        run.migrated, a2_id, result.correspondence_id, rows.newest_load_id()
+    )
     if not ok:
         return "lost"
     return "already_there" if result.remigrated else "delivered"

@@ -99,6 +99,47 @@ def fetch_elements(conn: sa.Connection, ids: Sequence[int]) -> dict[int, Element
     return out
 
 
+_EVENT_MARTS = {
+    "status_events": "correspondence_status_events",
+    "delete_events": "correspondence_delete_events",
+    "notifications": "correspondence_notifications",
+    "forwarding_events": "correspondence_forwarding_events",
+}
+
+
+def fetch_events_after(
+    conn: sa.Connection, floors: dict[int, str], upto: str
+) -> dict[int, ElementRows]:
+    """The event rows of each element in `floors` from loads after its floor and up to `upto`
+    (`_dlt_load_id`), for step 2.2: what A3 does not have yet.
+
+    Args:
+        floors: A2 id → the load its A3 copy is complete up to (`sync_state.floors`).
+        upto: the newest load this pass reads.
+
+    Returns:
+        One `ElementRows` per id with `status_events`, `delete_events`, `notifications` and
+        `forwarding_events` filled (the other fields stay empty).
+    """
+    out = {i: ElementRows(a2_correspondence_id=i) for i in floors}
+    if not floors:
+        return out
+    ids, lows = list(floors), [floors[i] for i in floors]
+    for attr, mart in _EVENT_MARTS.items():
+        rows = conn.execute(
+            sa.text(
+                f"select m.* from {SCHEMA}.{mart} m "
+                "join unnest(cast(:ids as integer[]), cast(:lows as text[])) as f(id, low) "
+                f"on m.{KEY} = f.id "
+                "where m._dlt_load_id > f.low and m._dlt_load_id <= :upto"
+            ),
+            {"ids": ids, "lows": lows, "upto": upto},
+        )
+        for row in rows:
+            getattr(out[int(row._mapping[KEY])], attr).append(dict(row._mapping))
+    return out
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when `exc` says the database connection itself failed (not one element's data):
     SQLAlchemy's OperationalError / InterfaceError or an invalidated connection."""

@@ -106,6 +106,22 @@ class ElementRows:
     reply_options: list[Row] = field(default_factory=list)
     external_references: list[Row] = field(default_factory=list)
 
+    def newest_load_id(self) -> str:
+        """The newest `_dlt_load_id` among the rows a migration payload carries (the
+        correspondence and its status, delete, notification and forwarding rows); '' when none
+        has one. Step 2.2 sends this element's events of later loads
+        (`flytt.control.sync_state`)."""
+        rows = [
+            self.correspondence,
+            *self.status_events,
+            *self.delete_events,
+            *self.notifications,
+            *self.forwarding_events,
+        ]
+        return max(
+            (str(r["_dlt_load_id"]) for r in rows if r and r.get("_dlt_load_id")), default=""
+        )
+
     @property
     def resource_id(self) -> str | None:
         """The element's A3 resource id (from its correspondence row)."""
@@ -155,7 +171,9 @@ def attachment_params(row: Row) -> dict[str, str]:
     return params
 
 
-def _status_events(rows: ElementRows) -> list[dict[str, Any]]:
+def status_events(rows: ElementRows) -> list[dict[str, Any]]:
+    """`MigrateCorrespondenceStatusEventExt` items of the element's status and delete events,
+    in time order (the migration payload's `eventHistory`, sync's `syncedStatusEvents`)."""
     events: list[tuple[str, int, dict[str, Any]]] = []
     for e in rows.status_events:
         status = int(e["status"])
@@ -193,7 +211,9 @@ def _status_events(rows: ElementRows) -> list[dict[str, Any]]:
     return [item for _, _, item in events]
 
 
-def _notifications(rows: ElementRows) -> list[dict[str, Any]]:
+def notifications(rows: ElementRows) -> list[dict[str, Any]]:
+    """`MigrateCorrespondenceNotificationExt` items, in time order (`notificationHistory`,
+    sync's `syncedNotificationEvents`)."""
     return [
         {
             "notificationChannel": int(n["notification_channel"]),
@@ -206,7 +226,9 @@ def _notifications(rows: ElementRows) -> list[dict[str, Any]]:
     ]
 
 
-def _forwarding(rows: ElementRows) -> list[dict[str, Any]]:
+def forwarding(rows: ElementRows) -> list[dict[str, Any]]:
+    """`MigrateCorrespondenceForwardingEventExt` items, in time order (`forwardingHistory`,
+    sync's `syncedForwardingEvents`)."""
     out = []
     for f in sorted(rows.forwarding_events, key=lambda f: iso(f.get("forwarded_on_date")) or ""):
         item: dict[str, Any] = {
@@ -286,9 +308,9 @@ def build_correspondence(rows: ElementRows, attachment_ids: Sequence[uuid.UUID])
             "existingAttachments": [str(a) for a in attachment_ids],
             "correspondence": correspondence,
         },
-        "eventHistory": _status_events(rows),
-        "notificationHistory": _notifications(rows),
-        "forwardingHistory": _forwarding(rows),
+        "eventHistory": status_events(rows),
+        "notificationHistory": notifications(rows),
+        "forwardingHistory": forwarding(rows),
     }
 
 
@@ -436,3 +458,61 @@ def guard(rows: ElementRows) -> list[Reason]:
     for code, detail in reasons:
         seen.setdefault(code, detail)
     return list(seen.items())
+
+
+SYNC_STATUSES = frozenset({4, 6, 9, 7, 8, 13, 14})
+"""Status codes `syncStatusEvent` acts on: Read, Confirmed, Archived and the delete codes
+(PurgedByRecipient, PurgedByAltinn, SoftDeletedByRecipient, RestoredByRecipient); A3 logs and
+ignores every other code (a3-correspondence §1.7, sync-and-delegations §1.1)."""
+
+
+@dataclass(frozen=True)
+class SyncRequests:
+    """What step 2.2 sends A3 for one element's new events (a3-correspondence §1.7): the
+    bodies of `syncStatusEvent`, `syncNotificationEvent` and `syncForwardingEvent` (None when
+    there is nothing for that endpoint; each list has at least one item), in that order, and
+    how many status events were left out because A3 ignores their code."""
+
+    status: dict[str, Any] | None
+    notification: dict[str, Any] | None
+    forwarding: dict[str, Any] | None
+    skipped_by_rule: int
+
+    @property
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """`(endpoint, body)` in the order they are sent: status (and delete) events first,
+        in time order, then notifications, then forwardings."""
+        named = [
+            ("syncStatusEvent", self.status),
+            ("syncNotificationEvent", self.notification),
+            ("syncForwardingEvent", self.forwarding),
+        ]
+        return [(endpoint, body) for endpoint, body in named if body is not None]
+
+    @property
+    def events(self) -> int:
+        """Events to send: the items of every body."""
+        return sum(
+            len(next(v for k, v in body.items() if k != "correspondenceId"))
+            for _, body in self.calls
+        )
+
+
+def sync_requests(rows: ElementRows, a3_id: uuid.UUID) -> SyncRequests:
+    """The sync bodies for the events in `rows` (only those A3 lacks: the caller reads the
+    rows of newer loads) of the A3 correspondence `a3_id`."""
+    statuses = status_events(rows)
+    kept = [e for e in statuses if int(e["status"]) in SYNC_STATUSES]
+    notes = notifications(rows)
+    forwards = forwarding(rows)
+    cid = str(a3_id)
+    return SyncRequests(
+        status={"correspondenceId": cid, "syncedStatusEvents": kept} if kept else None,
+        notification=(
+            {"correspondenceId": cid, "syncedNotificationEvents": notes} if notes else None
+        ),
+        forwarding={"correspondenceId": cid, "syncedForwardingEvents": forwards}
+        if forwards
+        else None,
+        skipped_by_rule=len(statuses) - len(kept),
+    )

@@ -6,7 +6,18 @@ from flytt.warehouse import Warehouse
 from .cli import run_flytt
 from .conftest import cli_env
 
-COMMANDS = ("demo", "sandbox", "load", "build", "migrate", "expose", "status", "report", "docs")
+COMMANDS = (
+    "demo",
+    "sandbox",
+    "load",
+    "build",
+    "migrate",
+    "sync",
+    "expose",
+    "status",
+    "report",
+    "docs",
+)
 
 
 def test_help_lists_the_commands() -> None:

@@ -1070,3 +1070,17 @@ def failed_elements(conn: sa.Connection, limit: int = 100) -> list[tuple[int, st
 def excluded_by_reason(conn: sa.Connection) -> list[tuple[str | None, int]]:
     """`(exclusion reason, elements)` of excluded elements, most frequent first."""
     return [(r[0], int(r[1])) for r in conn.execute(sa.text(EXCLUDED_BY_REASON))]
+
+
+A3_IDS = """
+select a2_correspondence_id, a3_correspondence_id from flytt.element_state
+ where a2_correspondence_id = any(:ids) and a3_correspondence_id is not null
+   and state in ('migrated', 'available', 'a2_blocked')
+"""
+
+
+def a3_ids(conn: sa.Connection, ids: Sequence[int]) -> dict[int, uuid.UUID]:
+    """A2 id → A3 correspondence id of those of `ids` that A3 has (migrated, available or
+    A2-blocked); the others are left out."""
+    rows = conn.execute(sa.text(A3_IDS), {"ids": list(ids)})
+    return {int(r[0]): uuid.UUID(str(r[1])) for r in rows}

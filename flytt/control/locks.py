@@ -30,6 +30,8 @@ QUEUE_SETUP = 2
 """objid of the lock that serialises creating the daemon's queue schema."""
 DISCOVERY = 3
 """objid of the lock that serialises discovery (one upsert of the verdicts at a time)."""
+SYNC = 4
+"""objid of the lock held by the one A2 → A3 sync pass that runs at a time (step 2.2)."""
 
 
 class LockTimeoutError(Exception):
@@ -196,3 +198,22 @@ def serialise_discovery(conn: sa.Connection) -> None:
     conn.execute(
         sa.text("select pg_advisory_xact_lock(:ns, :obj)"), {"ns": NAMESPACE, "obj": DISCOVERY}
     )
+
+
+@contextmanager
+def sync_pass(conn: sa.Connection) -> Iterator[bool]:
+    """Try to become the one A2 → A3 sync pass (step 2.2) for as long as the block runs;
+    yields False at once when another process holds it (that pass does the work).
+
+    A session-level lock on `conn` (keep the connection open for the whole pass, outside its
+    transactions): a process that dies loses its session and with it the lock.
+    """
+    args = {"ns": NAMESPACE, "obj": SYNC}
+    got = bool(conn.execute(sa.text("select pg_try_advisory_lock(:ns, :obj)"), args).scalar())
+    conn.commit()
+    try:
+        yield got
+    finally:
+        if got:
+            conn.execute(sa.text("select pg_advisory_unlock(:ns, :obj)"), args)
+            conn.commit()

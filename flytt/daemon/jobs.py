@@ -3,12 +3,13 @@
 Every job re-reads the state it needs from the warehouse (the queue carries no payload), so a
 job that runs twice, late, or on another host does no harm: delivery and exposure claim
 elements with leases, load and build are incremental. Each job is recorded in `flytt.run` under
-its step's command name (`load`, `build`, `migrate`, `expose`) with `{"daemon": true}`.
+its step's command name (`load`, `build`, `migrate`, `sync`, `expose`) with `{"daemon": true}`.
 
 Order of one cycle (`CYCLE`): load the A2 increment → build the marts (models and unit tests)
-→ the data tests → discover and deliver (steps 1.2, 2.1) → make available and verify (steps
-5, 6). The data tests are a job of their own because they are most of a small build's time:
-the build stays short, which keeps new messages' latency low, and the tests run every
+→ the data tests → discover and deliver (steps 1.2, 2.1) → new A2 events of migrated
+elements to A3 (step 2.2) → make available and verify (steps 5, 6). The data tests are a
+job of their own because they are most of a small build's time: the build stays short,
+which keeps new messages' latency low, and the tests run every
 `daemon_test_every_seconds` (a failure is a failed job in the log, `/metrics` and `flytt.run`).
 """
 
@@ -23,12 +24,19 @@ from flytt.build import run_tests
 from flytt.control import runs
 from flytt.control.runs import recorded_run
 from flytt.errors import MartsNotBuilt, NotAvailableYet
-from flytt.pipeline import DeliveryOptions, run_build, run_expose, run_load, run_migrate
+from flytt.pipeline import (
+    DeliveryOptions,
+    run_build,
+    run_expose,
+    run_load,
+    run_migrate,
+    run_sync,
+)
 from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 
-CYCLE = ("load", "build", "test", "migrate", "expose")
+CYCLE = ("load", "build", "test", "migrate", "sync", "expose")
 """The jobs in the order one cycle runs them."""
 
 StopCheck = Callable[[], bool]
@@ -79,6 +87,10 @@ def _migrate(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -
     )
 
 
+def _sync(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> dict[str, Any]:
+    return run_sync(settings, warehouse, should_stop=should_stop)
+
+
 def _expose(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> dict[str, Any]:
     return run_expose(
         settings, warehouse, limit=settings.daemon_elements_per_job, should_stop=should_stop
@@ -90,6 +102,7 @@ STEPS: dict[str, Callable[[Settings, Warehouse, StopCheck], dict[str, Any]]] = {
     "build": _build,
     "test": _test,
     "migrate": _migrate,
+    "sync": _sync,
     "expose": _expose,
 }
 
@@ -114,7 +127,7 @@ def run_job(
     """Run the job `name` (one of `CYCLE`) once and record it in `flytt.run`.
 
     Args:
-        name: `load`, `build`, `migrate` or `expose`.
+        name: a job of `CYCLE` (`load`, `build`, `test`, `migrate`, `sync`, `expose`).
         settings: the daemon's settings.
         warehouse: the warehouse.
         should_stop: polled by delivery between batches; True ends the job early.

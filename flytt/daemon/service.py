@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flytt.console import quiet_consoles
 from flytt.control import runs
 from flytt.control.migrate import current_revision, head_revision
 from flytt.daemon.http import serving
@@ -69,11 +70,12 @@ def run_once(settings: Settings, warehouse: Warehouse) -> list[JobOutcome]:
         One outcome per job of `CYCLE`; a failed job does not stop the ones after it.
     """
     results = []
-    for name in CYCLE:
-        result = run_job(name, settings, warehouse)
-        _log_outcome(result)
-        results.append(result)
-    _record_history(settings, warehouse)
+    with quiet_consoles():  # the JSON log lines say what each job did
+        for name in CYCLE:
+            result = run_job(name, settings, warehouse)
+            _log_outcome(result)
+            results.append(result)
+        _record_history(settings, warehouse)
     return results
 
 
@@ -189,6 +191,8 @@ def serve(
         )
         if on_listening is not None:
             on_listening(f"http://{settings.daemon_host}:{port}/")
+        # the jobs' progress bars and notes would interleave with the JSON log lines
+        stack.enter_context(quiet_consoles())
         asyncio.run(_work(settings, warehouse, handle, stopping, stop))
     log.info("flytt daemon stopped", extra={"action": "stop"})
     return {name: dict(counts) for name, counts in summary.items()}

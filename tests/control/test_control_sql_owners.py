@@ -30,8 +30,12 @@ OWNERS = {
     "dialog_mismatch": Path("flytt/control/dialog_checks.py"),
     "run": Path("flytt/control/runs.py"),
     "status_history": Path("flytt/control/history.py"),
+    "sync_state": Path("flytt/control/sync_state.py"),
 }
-READS_ALSO = {("dialog_check", Path("flytt/control/elements.py"))}
+READS_ALSO = {
+    ("dialog_check", Path("flytt/control/elements.py")),
+    ("element_state", Path("flytt/control/sync_state.py")),  # which elements A3 has
+}
 # `element_state` is unique enough to match bare (the owner's f-strings say `flytt.{TABLE}`
 # nowhere, but a bare name in a query would still count); the others must be qualified.
 PATTERNS = {

@@ -84,6 +84,7 @@ def test_once_runs_the_whole_cycle_and_a_second_cycle_sends_nothing(
         ("build", "succeeded"),
         ("test", "succeeded"),
         ("migrate", "succeeded"),
+        ("sync", "succeeded"),
         ("expose", "succeeded"),
     ]
     eligible = _eligible(fresh_warehouse)
@@ -99,6 +100,7 @@ def test_once_runs_the_whole_cycle_and_a_second_cycle_sends_nothing(
     assert first["test"].counts["test_failures"] == 0 and first["test"].counts["tests_passed"] > 0
     assert second["migrate"].counts.get("delivered", 0) == 0
     assert second["expose"].counts["made_available"] == 0
+    assert first["sync"].counts["events_sent"] == second["sync"].counts["events_sent"] == 0
     assert _a3_correspondences(live) == a3
 
 

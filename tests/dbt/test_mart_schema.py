@@ -51,6 +51,13 @@ EXPOSURES = {
     | {"correspondence_eligibility", "resources", "resource_policy_rules"},
     "flytt_expose": CORRESPONDENCE_MARTS | {"int_recipients_mapped_to_urn", "stg_a2__parties"},
     "flytt_report": {"quarantine"},
+    "flytt_sync": {
+        "correspondence_status_events",
+        "correspondence_delete_events",
+        "correspondence_notifications",
+        "correspondence_forwarding_events",
+    },
+    "flytt_status_page": {"quarantine"},
     "flytt_daemon": CORRESPONDENCE_MARTS
     | {"correspondence_eligibility", "resources", "resource_policy_rules"}
     | {"int_recipients_mapped_to_urn", "stg_a2__parties"},
@@ -100,7 +107,7 @@ def test_the_python_readers_are_exposures(manifest: dict[str, Any]) -> None:
     assert set(exposures) == set(EXPOSURES)
     for name, models in EXPOSURES.items():
         exposure = exposures[name]
-        assert exposure["type"] == "application"
+        assert exposure["type"] == ("dashboard" if name == "flytt_status_page" else "application")
         assert exposure["owner"]["name"]
         assert exposure["description"]
         assert {n.removeprefix("model.flytt.") for n in exposure["depends_on"]["nodes"]} == models
