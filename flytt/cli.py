@@ -150,12 +150,24 @@ def migrate(
 
 
 @app.command()
-def sync() -> None:
+def sync(
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="First put the elements whose sync A3 refused (flytt report) back in line.",
+        ),
+    ] = False,
+) -> None:
     """Step 2.2, A2 to A3: send new A2 status events, notifications and forwardings of migrated
     correspondences to A3's sync endpoints (once; `flytt daemon` runs it continuously)."""
     from syncd.status_sync import run_sync
 
-    counts = _recorded("sync", {}, run_sync)
+    counts = _recorded(
+        "sync",
+        {"retry_failed": retry_failed},
+        lambda s, w: run_sync(s, w, retry_failed=retry_failed),
+    )
     if counts.get("busy"):
         out.print("Another sync pass is running (on this or another host); it does the work.")
         return

@@ -35,20 +35,26 @@ DRAIN_LIMIT_S = 300.0
 
 
 def _drained(warehouse: Any, fed_until: datetime, transition_start: datetime) -> bool:
-    """True when the daemon has loaded, built, delivered and exposed what the feed wrote
-    before `fed_until`: a load started after it, a build after that load, a delivery after
-    that build and an exposure after that delivery succeeded, and no element that became
-    eligible since the transition began still waits."""
-    from flytt.control import elements, runs
+    """True when the daemon has loaded, built, delivered, synced and exposed what the feed
+    wrote before `fed_until`: a load started after it, a build after that load, a delivery
+    after that build, a sync pass after that delivery and an exposure after that pass
+    succeeded, no element that became eligible since the transition began still waits, and
+    no new A2 event waits for step 2.2."""
+    from flytt.control import elements, runs, sync_state
 
     with warehouse.engine.connect() as conn:
         moment: datetime | None = fed_until
-        for command in ("load", "build", "migrate", "expose"):
+        for command in ("load", "build", "migrate", "sync", "expose"):
             assert moment is not None
             moment = runs.finished_after(conn, command, moment)
             if moment is None:
                 return False
-        return elements.waiting_since(conn, transition_start) == 0
+        synced = sync_state.summary(conn)
+        return (
+            elements.waiting_since(conn, transition_start) == 0
+            and synced["pending"] == 0
+            and synced["retrying"] == 0
+        )
 
 
 def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -> None:

@@ -19,9 +19,10 @@ written when they all went through, and the pass's cursor only moves when the pa
 (`sync_state.write_cursor`), so a pass killed at any point is repeated by the next one and
 A3's de-duplication makes the repeat harmless (partial success is by design there: each event
 is its own transaction, §1.7). Answers: 404 (A3 does not know the id) and 400 fail the element
-with their code (`failed`, in `flytt report`); 429, 5xx and timeouts are retried as delivery
-does, then the element waits `element_backoff_seconds` and the next passes try again, up to
-`settings.max_attempts`.
+with their code (`failed`, in `flytt report`; `flytt sync --retry-failed` tries them again);
+429, 5xx and timeouts are retried as delivery does, then the element waits
+`element_backoff_seconds` and the next passes try again, up to `settings.max_attempts`; an A3
+that refuses connections costs no attempt (the next pass starts from the same cursor).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def run_sync(
     *,
     client: A3MigrationClient | None = None,
     should_stop: Callable[[], bool] | None = None,
+    retry_failed: bool = False,
 ) -> dict[str, int]:
     """One A2 → A3 sync pass (module docstring); `flytt sync` and the daemon's `sync` job.
 
@@ -59,11 +61,14 @@ def run_sync(
         warehouse: the warehouse with the `a3` marts and schema `flytt`.
         client: an A3 client to use (tests); default one from `settings`.
         should_stop: polled between batches; True ends the pass early (the cursor stays).
+        retry_failed: first put the elements whose sync A3 refused back in line
+            (`retried` in the counts).
 
     Returns:
         Counts: `elements` looked at, `synced` (elements whose new events all went through),
-        `events_sent`, `skipped_by_rule`, `failed`, `retry_later`; `busy` 1 when another pass
-        was running (then nothing else).
+        `events_sent`, `skipped_by_rule`, `failed`, `retry_later`, `unreachable` (A3 refused
+        the connection: no attempt counted, the next pass tries again); `busy` 1 when another
+        pass was running (then nothing else).
 
     Raises:
         MartsNotBuilt: the event marts are not built yet (`flytt build`).
@@ -72,7 +77,12 @@ def run_sync(
     with warehouse.engine.connect() as lock_conn, locks.sync_pass(lock_conn) as mine:
         if not mine:
             return {"busy": 1}
-        return asyncio.run(_pass(settings, warehouse, client, should_stop or (lambda: False)))
+        retried = {}
+        if retry_failed:
+            with warehouse.engine.begin() as conn:
+                retried = {"retried": sync_state.retry_failed(conn)}
+        counts = asyncio.run(_pass(settings, warehouse, client, should_stop or (lambda: False)))
+        return {**retried, **counts}
 
 
 async def _pass(
@@ -127,13 +137,21 @@ async def _pass(
     finally:
         if own:
             await a3.aclose()
-    if not stopped:
+    if not stopped and not counts["unreachable"]:
         with warehouse.engine.begin() as conn:
             sync_state.write_cursor(conn, upto, started)
     return {k: int(counts.get(k, 0)) for k in _COUNTS}
 
 
-_COUNTS = ("elements", "synced", "events_sent", "skipped_by_rule", "failed", "retry_later")
+_COUNTS = (
+    "elements",
+    "synced",
+    "events_sent",
+    "skipped_by_rule",
+    "failed",
+    "retry_later",
+    "unreachable",
+)
 
 
 async def _guarded(
@@ -174,12 +192,17 @@ async def sync_element(
     except A3CallError as exc:
         if exc.code.startswith("maskinporten_") and not exc.transient:
             raise
+        if exc.code.endswith("connect"):
+            # A3 is down, not the element's fault: no attempt is counted, and the pass keeps
+            # its cursor so that the next one finds this element again
+            return Counter({"unreachable": 1})
         return await asyncio.to_thread(_failed, settings, warehouse, a2_id, exc)
     except Exception as exc:  # one element's data never stops the pass
         error = A3CallError("unexpected_error", transient=True, detail=describe_error(exc))
         return await asyncio.to_thread(_failed, settings, warehouse, a2_id, error)
-    with warehouse.engine.begin() as conn:
-        sync_state.mark_synced(conn, a2_id, upto, requests.events, requests.skipped_by_rule)
+    await asyncio.to_thread(
+        _synced, warehouse, a2_id, upto, requests.events, requests.skipped_by_rule
+    )
     return Counter(
         {
             "synced": 1,
@@ -187,6 +210,11 @@ async def sync_element(
             "skipped_by_rule": requests.skipped_by_rule,
         }
     )
+
+
+def _synced(warehouse: Warehouse, a2_id: int, upto: str, sent: int, skipped: int) -> None:
+    with warehouse.engine.begin() as conn:
+        sync_state.mark_synced(conn, a2_id, upto, sent, skipped)
 
 
 def _failed(settings: Settings, warehouse: Warehouse, a2_id: int, exc: A3CallError) -> Counter[str]:

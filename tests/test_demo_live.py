@@ -46,6 +46,11 @@ def test_demo_live_carries_every_new_message_to_dialogporten(data_dir: Path) -> 
     status = json.loads(run_flytt("status", "--json", env=env).stdout)
     steps = status["steps"]
     assert steps["2.1"]["state"] == "running" and steps["6"]["state"] == "running"
+    # step 2.2: the feed's status changes on migrated elements reached A3, none waits
+    synced = report["sync"]["a2_to_a3"]
+    assert synced["sent"] > 0 and synced["pending"] == 0, synced
+    assert synced["failed"] == 0 and synced["retrying"] == 0, synced
+    assert steps["2.2"]["state"] == "running"
     latency = report["steady_state"]
     assert latency["count"] == steps["6"]["new_available"] >= 1
     assert 0 < latency["p50_s"] <= latency["p95_s"] <= latency["max_s"]

@@ -12,7 +12,9 @@ A sync pass finds its work without reading the whole history (`candidates`): the
 loads after the previous pass (`after`, up to this pass's `upto`) on migrated elements, the
 elements delivered since the previous pass began (delivery read their payload before it
 recorded them, so a pass in between saw their newest events on an element not migrated
-yet), and the elements whose last sync failed and whose retry is due.
+yet; once a pass has handled one, its `synced_load_id` is at least the load the next pass
+starts after, so it is looked at once), and the elements whose last sync failed and whose
+retry is due.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ CANDIDATES = f"""
 select id from ({_CHANGED}) changed
 union
 select a2_correspondence_id from flytt.sync_state
- where delivered_at >= cast(:since as timestamptz) and failed_at is null
+ where delivered_at >= cast(:since as timestamptz) and synced_load_id < :after
+   and failed_at is null
 union
 select a2_correspondence_id from flytt.sync_state
  where next_attempt_at <= now() and failed_at is null
@@ -125,6 +128,12 @@ from flytt.sync_state
 
 ATTEMPTS = """
 select attempts from flytt.sync_state where a2_correspondence_id = :id for update
+"""
+
+RETRY_FAILED = """
+update flytt.sync_state
+   set failed_at = null, attempts = 0, next_attempt_at = now()
+ where failed_at is not null
 """
 
 FAILED_BY_ERROR = """
@@ -252,3 +261,9 @@ def summary(conn: sa.Connection) -> dict[str, Any]:
         "failed": total.failed,
         "retrying": total.retrying,
     }
+
+
+def retry_failed(conn: sa.Connection) -> int:
+    """Put every element whose sync A3 refused back in line for the next pass (after the
+    cause was fixed); returns how many."""
+    return int(conn.execute(sa.text(RETRY_FAILED)).rowcount)

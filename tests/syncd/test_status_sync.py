@@ -10,6 +10,10 @@ as A3 keys them), and nothing is there twice.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +29,7 @@ from sandbox.a2.generate import generate_a2
 from sandbox.a2.live import run_live
 from sandbox.faults import FaultPlan
 from sandbox.services import Replicas, start_replicas
-from tests.cli import run_flytt
+from tests.cli import FLYTT, run_flytt
 from tests.conftest import cli_env, settings_for
 
 SYNCABLE = (4, 6, 9)  # Read, Confirmed, Archived (a3-correspondence §1.7)
@@ -48,6 +52,29 @@ def _refresh(settings: Settings, warehouse: Warehouse) -> None:
     run_load(settings, warehouse)
     built = run_build(warehouse, quiet=True, data_tests=False)
     assert not built.get("errors"), built
+
+
+def _feed(replicas: Replicas, warehouse: Warehouse, changes: int = 150) -> None:
+    """Sync what is there, let the sandbox A2 change, then load and build the change."""
+    run_sync(replicas.settings, warehouse)
+    fed = run_live(replicas.settings, rate=1000, max_changes=changes)
+    assert fed.get("a2_correspondence_status_event", 0) > 0, fed
+    _refresh(replicas.settings, warehouse)
+
+
+def _a_migrated_element_with_a_syncable_event(conn: sa.Connection) -> int:
+    return int(
+        conn.execute(
+            sa.text(
+                "select e.a2_correspondence_id from flytt.element_state e "
+                "join a3.correspondence_status_events m "
+                "on m.altinn2_correspondence_id = e.a2_correspondence_id "
+                "where e.state = 'migrated' and m.status = any(:codes) "
+                "order by 1 limit 1"
+            ),
+            {"codes": list(SYNCABLE)},
+        ).scalar_one()
+    )
 
 
 def _missing_in_a3(warehouse: Warehouse, replicas: Replicas) -> list[tuple[int, int, str]]:
@@ -157,29 +184,17 @@ def test_an_element_delivered_during_a_pass_still_gets_its_newer_events(
     # a pass has read every load; an element that delivery recorded after that pass began,
     # with a payload older than those loads, is looked at again by the next pass
     settings = world.settings
-    run_sync(settings, fresh_warehouse)
-    fed = run_live(settings, rate=1000, max_changes=120)
-    assert fed
-    _refresh(settings, fresh_warehouse)
+    _feed(world, fresh_warehouse, changes=120)
     run_sync(settings, fresh_warehouse)
     rows = _a3_rows(world)
     with fresh_warehouse.engine.begin() as conn:
-        target = conn.execute(
-            sa.text(
-                "select e.a2_correspondence_id from flytt.element_state e "
-                "join a3.correspondence_status_events m "
-                "on m.altinn2_correspondence_id = e.a2_correspondence_id "
-                "where e.state = 'migrated' and m.status = any(:codes) limit 1"
-            ),
-            {"codes": list(SYNCABLE)},
-        ).all()
-        assert target
+        target = _a_migrated_element_with_a_syncable_event(conn)
         conn.execute(
             sa.text(
                 "update flytt.sync_state set synced_load_id = '', delivered_at = now() "
                 "where a2_correspondence_id = :id"
             ),
-            {"id": target[0][0]},
+            {"id": target},
         )
     resent = run_sync(settings, fresh_warehouse)
     assert resent["events_sent"] > 0  # its events were read again …
@@ -192,19 +207,15 @@ def test_an_unknown_a3_id_fails_the_element_with_its_code_and_faults_are_retried
     world: Replicas, fresh_warehouse: Warehouse, tmp_path: Path
 ) -> None:
     settings = world.settings
-    run_sync(settings, fresh_warehouse)
-    run_live(settings, rate=1000, max_changes=150)
-    _refresh(settings, fresh_warehouse)
+    _feed(world, fresh_warehouse)
     with fresh_warehouse.engine.begin() as conn:
-        lost = conn.execute(
+        lost = _a_migrated_element_with_a_syncable_event(conn)
+        real_a3 = conn.execute(
             sa.text(
-                "select e.a2_correspondence_id from flytt.element_state e "
-                "join a3.correspondence_status_events m "
-                "on m.altinn2_correspondence_id = e.a2_correspondence_id "
-                "where e.state = 'migrated' and m.status = any(:codes) "
-                "order by 1 limit 1"
+                "select a3_correspondence_id from flytt.element_state "
+                "where a2_correspondence_id = :id"
             ),
-            {"codes": list(SYNCABLE)},
+            {"id": lost},
         ).scalar_one()
         conn.execute(
             sa.text(
@@ -235,3 +246,55 @@ def test_an_unknown_a3_id_fails_the_element_with_its_code_and_faults_are_retried
     assert report["sync_failed_by_error"] == [{"error_code": "a3_not_found", "elements": 1}]
     missing = _missing_in_a3(fresh_warehouse, world)
     assert {m[0] for m in missing} <= {lost}  # only the element A3 does not know
+
+    # the operator repairs the id and puts the refused element back in line
+    with fresh_warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "update flytt.element_state set a3_correspondence_id = :a3 "
+                "where a2_correspondence_id = :id"
+            ),
+            {"a3": real_a3, "id": lost},
+        )
+    again = run_flytt("sync", "--retry-failed", env=env)
+    assert again.returncode == 0, again.stderr
+    assert (
+        json.loads(run_flytt("report", "--json", env=env).stdout)["sync"]["a2_to_a3"]["failed"] == 0
+    )
+    assert _missing_in_a3(fresh_warehouse, world) == []
+
+
+@pytest.mark.slow
+def test_a_pass_killed_half_way_is_finished_by_the_next_with_nothing_twice(
+    world: Replicas, fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    settings = world.settings
+    _feed(world, fresh_warehouse)
+    assert _missing_in_a3(fresh_warehouse, world)
+    env = {**cli_env(fresh_warehouse, tmp_path), **_replica_env(world), "FLYTT_CONCURRENCY": "1"}
+    world.faults["a3"].configure(FaultPlan(rate_slow=1.0, slow_s=0.3))
+    proc = subprocess.Popen([FLYTT, "sync"], env={**os.environ, **env})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            with fresh_warehouse.engine.connect() as conn:
+                sent = conn.execute(
+                    sa.text("select coalesce(sum(events_sent), 0) from flytt.sync_state")
+                ).scalar_one()
+            if sent:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the pass ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    world.faults["a3"].off()
+    assert _missing_in_a3(fresh_warehouse, world)  # the kill left work undone
+    finished = run_flytt("sync", env=env)
+    assert finished.returncode == 0, finished.stderr
+    assert _missing_in_a3(fresh_warehouse, world) == []
+    rows = _a3_rows(world)
+    assert run_sync(settings, fresh_warehouse)["events_sent"] == 0
+    assert _a3_rows(world) == rows
