@@ -172,6 +172,12 @@ def sync(
         out.print("Another sync pass is running (on this or another host); it does the work.")
         return
     print_summary("Sync A2 → A3 (step 2.2)", counts)
+    if counts.get("failed"):
+        err.print(
+            f"{counts['failed']} elements failed their sync (A3 refused them: `flytt report` "
+            "says why); fix the cause and run `flytt sync --retry-failed`.",
+            markup=False,
+        )
 
 
 @app.command()

@@ -14,7 +14,8 @@ The report document (JSON with `--json`):
      "steady_state": {"count": n, "p50_s": x, "p95_s": y, "max_s": z},   # steps 2.1 and 6:
                                   # eligible (A2 creation + wait) → available, seconds
      "sync": {"a2_to_a3": {"sent": n, "skipped_by_rule": n, "pending": n,   # step 2.2
-                           "oldest_pending_load": str|None, "failed": n, "retrying": n},
+                           "oldest_pending_load": str|None, "oldest_pending_age_s": x|None,
+                           "failed": n, "retrying": n, "last_pass_at": str|None},
               "sync_failed_by_error": [{"error_code": str, "elements": n}]}}
 
 Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
@@ -170,7 +171,10 @@ def print_report(doc: dict[str, Any]) -> None:
             f"{sync['retrying']} retrying"
         )
     for row in (doc.get("sync") or {}).get("sync_failed_by_error") or []:
-        out.print(f"  sync failed: {row['error_code']} ({row['elements']} elements)")
+        out.print(
+            f"  elements whose sync A3 refused: {row['error_code']} ({row['elements']}); fix "
+            "the cause and run `flytt sync --retry-failed`"
+        )
     if doc["failed_by_error"]:
         t = Table(title="Failed elements by last error code", title_justify="left")
         t.add_column("error code")
@@ -179,7 +183,7 @@ def print_report(doc: dict[str, Any]) -> None:
             t.add_row(row["error_code"], str(row["elements"]))
         out.print(t)
     else:
-        out.print("No failed elements.")
+        out.print("No element failed delivery.")
     if doc.get("failed_services"):
         t = Table(title="Services the Resource Registry refused", title_justify="left")
         t.add_column("resource id")

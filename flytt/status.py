@@ -19,10 +19,11 @@ counted so far. The rules:
   `not_started` otherwise. Step 5's evidence is its frontier by A2 creation year
   (`exposure_frontier`): "done for elements created from 2025, running for 2024".
 * 2.1 and 6 are continuous until A2 is switched off, so never `done` (below).
-* 2.2 is continuous too: `running` once a sync pass succeeded (`flytt sync` or the daemon's
-  `sync` job). `a2_to_a3` holds events `sent`, `skipped_by_rule` (codes A3 ignores),
-  `pending` (in the marts, not in A3 yet) with `oldest_pending_age_s` (since its load),
-  `failed` and `retrying` elements; `a3_to_a2` is None until that direction is built.
+* 2.2 is continuous too: `running` once a sync pass finished (`flytt sync`, the demo or the
+  daemon's `sync` job). `a2_to_a3` holds events `sent`, `skipped_by_rule` (codes A3 ignores),
+  `pending` (in the marts, not in A3 yet, including those of retrying and failed elements)
+  with `oldest_pending_age_s` (since its load), `failed` and `retrying` elements; `a3_to_a2`
+  is None until that direction is built.
 * 3 and 4 are `not_started` until their jobs exist.
 
 Steps 2.1 and 6 (continuous; never `done` while A2 runs) count the elements that became
@@ -69,16 +70,6 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _round(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 1)
-
-
-def _load_age(load_id: str | None) -> float | None:
-    """Seconds since a dlt load (its id is the Unix time it began, e.g. "1796301576.09")."""
-    if not load_id:
-        return None
-    try:
-        return round(max(0.0, datetime.now(UTC).timestamp() - float(load_id)), 1)
-    except ValueError:
-        return None
 
 
 def _progress_state(done: int, pending: int, running: bool) -> str:
@@ -153,13 +144,12 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
             "last_cycle_at": _iso(last_migrate),
         },
         "2.2": {
-            "state": "running" if last_sync is not None else "not_started",
+            "state": "running" if synced["last_pass_at"] or last_sync else "not_started",
             "a2_to_a3": {
-                **{k: v for k, v in synced.items() if k != "oldest_pending_load"},
-                "oldest_pending_age_s": _load_age(synced["oldest_pending_load"]),
+                k: v for k, v in synced.items() if k not in ("oldest_pending_load", "last_pass_at")
             },
             "a3_to_a2": None,
-            "last_cycle_at": _iso(last_sync),
+            "last_cycle_at": synced["last_pass_at"] or _iso(last_sync),
         },
         "3": {"state": "not_started", "services_synced": int(services[2])},
         "4": {"state": "not_started"},
@@ -249,7 +239,7 @@ def _evidence(key: str, step: dict[str, Any]) -> str:
         )
         return (
             f"A2 → A3: {a2['sent']} events sent, {a2['pending']} pending{waiting}, "
-            f"{a2['failed']} elements failed; A3 → A2 not built yet"
+            f"{a2['retrying']} elements retrying, {a2['failed']} failed; A3 → A2 not built yet"
         )
     if key == "5":
         done_from, running_for = exposure_frontier(step["by_year"])

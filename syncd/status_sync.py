@@ -66,13 +66,14 @@ def run_sync(
 
     Returns:
         Counts: `elements` looked at, `synced` (elements whose new events all went through),
-        `events_sent`, `skipped_by_rule`, `failed`, `retry_later`, `unreachable` (A3 refused
-        the connection: no attempt counted, the next pass tries again); `busy` 1 when another
+        `events_sent`, `skipped_by_rule`, `failed`, `retry_later`; `busy` 1 when another
         pass was running (then nothing else).
 
     Raises:
         MartsNotBuilt: the event marts are not built yet (`flytt build`).
-        UserError: Maskinporten refuses our client (fix the client id, key or scopes).
+        UserError: Maskinporten refuses our client (fix the client id, key or scopes), or A3
+            refused the connection (no attempt counted, the cursor stays: the next pass
+            sends what this one could not).
     """
     with warehouse.engine.connect() as lock_conn, locks.sync_pass(lock_conn) as mine:
         if not mine:
@@ -137,21 +138,19 @@ async def _pass(
     finally:
         if own:
             await a3.aclose()
-    if not stopped and not counts["unreachable"]:
+    if counts["unreachable"]:
+        raise UserError(
+            f"Altinn 3 at {settings.a3_base_url} refused the connection for "
+            f"{counts['unreachable']} elements; start it (`flytt sandbox serve` for the "
+            "sandbox) or check FLYTT_A3_BASE_URL. Nothing is lost: the next pass sends them."
+        )
+    if not stopped:
         with warehouse.engine.begin() as conn:
             sync_state.write_cursor(conn, upto, started)
     return {k: int(counts.get(k, 0)) for k in _COUNTS}
 
 
-_COUNTS = (
-    "elements",
-    "synced",
-    "events_sent",
-    "skipped_by_rule",
-    "failed",
-    "retry_later",
-    "unreachable",
-)
+_COUNTS = ("elements", "synced", "events_sent", "skipped_by_rule", "failed", "retry_later")
 
 
 async def _guarded(

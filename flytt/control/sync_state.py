@@ -73,9 +73,20 @@ select a2_correspondence_id from flytt.sync_state
 order by 1
 """
 
+_WAITING_IN = """
+select m._dlt_load_id as load_id
+from a3.{mart} m
+join flytt.sync_state s on s.a2_correspondence_id = m.altinn2_correspondence_id
+where m._dlt_load_id > s.synced_load_id
+  and (s.failed_at is not null or (s.next_attempt_at is not null and m._dlt_load_id <= :after))
+"""
+_WAITING = " union all ".join(_WAITING_IN.format(mart=m) for m in EVENT_MARTS)
+
+# new events since the last pass, and the events of elements whose sync failed or waits for a
+# retry (those of loads after the last pass are counted once, in the first part)
 PENDING = f"""
 select count(*) as events, min(load_id) as oldest
-from ({_CHANGED}) changed
+from ({_CHANGED} union all select null, load_id from ({_WAITING}) waiting) pending
 """
 
 UPTO = " union all ".join(f"select max(_dlt_load_id) as load_id from a3.{m}" for m in EVENT_MARTS)
@@ -180,8 +191,9 @@ def floors(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
 
 
 def pending(conn: sa.Connection, after: str) -> tuple[int, str | None]:
-    """Events in the marts that A3 does not have yet on migrated elements (loads after
-    `after`, the load the last pass read up to): `(count, oldest load id or None)`."""
+    """Events in the marts that A3 does not have yet on migrated elements: those of loads
+    after `after` (the load the last pass read up to) and those of elements whose sync failed
+    or waits for a retry: `(count, oldest load id or None)`."""
     row = conn.execute(sa.text(PENDING), {"after": after, "upto": newest_load(conn)}).one()
     return int(row.events), (str(row.oldest) if row.oldest is not None else None)
 
@@ -242,24 +254,39 @@ def write_cursor(conn: sa.Connection, upto: str, started: datetime) -> None:
     cursors.write(conn, CURSOR, {"load_id": upto, "started_at": started.isoformat()})
 
 
+def load_age_seconds(load_id: str | None, now: datetime) -> float | None:
+    """Seconds from a dlt load to `now` (a load id is the Unix time the load began, e.g.
+    "1796301576.09"); None for no load or an id that is not such a time."""
+    if not load_id:
+        return None
+    try:
+        return round(max(0.0, now.timestamp() - float(load_id)), 1)
+    except ValueError:
+        return None
+
+
 def summary(conn: sa.Connection) -> dict[str, Any]:
     """Step 2.2 A2 → A3 in numbers (`flytt report --json` `sync.a2_to_a3`, `flytt status`):
-    `sent` and `skipped_by_rule` events so far, `pending` events A3 does not have yet and the
-    `oldest_pending_load` among them (a dlt load id, or None), `failed` elements (A3 refused
-    their sync) and `retrying` elements (waiting for the next attempt). Before the marts are
-    built nothing is pending."""
+    `sent` and `skipped_by_rule` events so far, `pending` events A3 does not have yet (`pending`)
+    with `oldest_pending_load` (a dlt load id, or None) and `oldest_pending_age_s` (seconds since
+    that load), `failed` elements (A3 refused their sync), `retrying` elements (waiting for the
+    next attempt) and `last_pass_at` (when the last finished pass began, UTC, or None). Before
+    the marts are built nothing is pending."""
     total = totals(conn)
     built = conn.execute(
         sa.text("select to_regclass('a3.correspondence_forwarding_events') is not null")
     ).scalar()
-    waiting, oldest = pending(conn, read_cursor(conn)[0]) if built else (0, None)
+    after, last_pass = read_cursor(conn)
+    waiting, oldest = pending(conn, after) if built else (0, None)
     return {
         "sent": total.sent,
         "skipped_by_rule": total.skipped,
         "pending": waiting,
         "oldest_pending_load": oldest,
+        "oldest_pending_age_s": load_age_seconds(oldest, datetime.now().astimezone()),
         "failed": total.failed,
         "retrying": total.retrying,
+        "last_pass_at": last_pass.isoformat() if last_pass else None,
     }
 
 

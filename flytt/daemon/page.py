@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from flytt.control import elements, history, locks
+from flytt.control import elements, history, locks, sync_state
 from flytt.control.history import Sample
 from flytt.errors import UserError
 from flytt.history import sample_of
@@ -234,7 +234,8 @@ class StatusPage:
         with self.warehouse.engine.begin() as conn:
             locks.share_marts(conn, timeout_s=MARTS_WAIT_SECONDS)  # a build swaps a3.quarantine
             quarantine = quarantine_by_reason(conn)
-            failed = elements.failed_by_error(conn)
+            failed = [("delivery", code, n) for code, n in elements.failed_by_error(conn)]
+            failed += [("sync A2 → A3", code, n) for code, n in sync_state.failed_by_error(conn)]
             samples = history.series(conn, self.settings.environment, datetime.now(UTC) - span)
         plots = charts(
             samples, sample_of(status, quarantine), self.settings.daemon_history_every_seconds
@@ -249,7 +250,10 @@ class StatusPage:
             done_from=done_from,
             running_for=running_for,
             quarantine=quarantine,
-            failed=[{"error_code": code or "unknown", "elements": n} for code, n in failed],
+            failed=[
+                {"stage": stage, "error_code": code or "unknown", "elements": n}
+                for stage, code, n in failed
+            ],
             charts=plots,
             chart_data={
                 key: {"title": c.title, "unit": c.unit, "labels": c.labels, "x": c.x, "y": c.y}

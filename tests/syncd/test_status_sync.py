@@ -21,13 +21,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flytt.control import upgrade
+from flytt.control import sync_state, upgrade
 from flytt.pipeline import run_build, run_load, run_migrate, run_sync
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 from sandbox.a2.generate import generate_a2
 from sandbox.a2.live import run_live
 from sandbox.faults import FaultPlan
+from sandbox.serve import free_port
 from sandbox.services import Replicas, start_replicas
 from tests.cli import FLYTT, run_flytt
 from tests.conftest import cli_env, settings_for
@@ -235,6 +236,11 @@ def test_an_unknown_a3_id_fails_the_element_with_its_code_and_faults_are_retried
     outcome = run_sync(settings, fresh_warehouse)
     world.faults["a3"].off()
     assert outcome["failed"] == 1
+    with fresh_warehouse.engine.connect() as conn:
+        waiting = sync_state.summary(conn)
+    # what waits for a retry or failed is pending, not sent
+    assert waiting["retrying"] == outcome["retry_later"] and waiting["failed"] == 1
+    assert waiting["pending"] >= 1 + outcome["retry_later"]
     while outcome["retry_later"]:  # what the faults outlasted is tried again when due
         with fresh_warehouse.engine.begin() as conn:
             conn.execute(sa.text("update flytt.sync_state set next_attempt_at = now()"
@@ -298,3 +304,23 @@ def test_a_pass_killed_half_way_is_finished_by_the_next_with_nothing_twice(
     rows = _a3_rows(world)
     assert run_sync(settings, fresh_warehouse)["events_sent"] == 0
     assert _a3_rows(world) == rows
+
+
+@pytest.mark.slow
+def test_an_a3_that_refuses_connections_costs_nothing_and_says_what_to_do(
+    world: Replicas, fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    _feed(world, fresh_warehouse)
+    before = _missing_in_a3(fresh_warehouse, world)
+    assert before
+    env = {**cli_env(fresh_warehouse, tmp_path), **_replica_env(world)}
+    down = run_flytt("sync", env={**env, "FLYTT_A3_BASE_URL": f"http://127.0.0.1:{free_port()}"})
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    assert "refused the connection" in down.stderr and "FLYTT_A3_BASE_URL" in down.stderr
+    with fresh_warehouse.engine.connect() as conn:
+        waiting = sync_state.summary(conn)
+    assert waiting["retrying"] == waiting["failed"] == 0  # no attempt was counted
+    assert waiting["pending"] >= len(before)
+    up = run_flytt("sync", env=env)
+    assert up.returncode == 0, up.stderr
+    assert _missing_in_a3(fresh_warehouse, world) == []
