@@ -185,6 +185,18 @@ class _Exposer:
                     self.counts["failed"] += 1
         return [c for c in batch if c.a2_correspondence_id not in blocked]
 
+    async def _renew(self, ids: list[int]) -> None:
+        """Keep this batch's leases alive while A3 is slow (every third of a lease), as
+        delivery does: a lease that ran out mid-batch would let another process make the same
+        element available again."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            await asyncio.to_thread(self._renew_once, ids)
+
+    def _renew_once(self, ids: list[int]) -> None:
+        with self.engine.begin() as conn:
+            elements.renew(conn, self.owner, ids, self.settings.lease_seconds)
+
     async def make_available(self, limit: int | None) -> None:
         services = list(self.settings.ready_services)
         size = self.settings.expose_batch_size
@@ -216,7 +228,12 @@ class _Exposer:
                 chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
                 if not chunks:
                     continue
-                await asyncio.gather(*(self._send(chunk) for chunk in chunks))
+                held = [c.a2_correspondence_id for c in batch]
+                heartbeat = asyncio.create_task(self._renew(held))
+                try:
+                    await asyncio.gather(*(self._send(chunk) for chunk in chunks))
+                finally:
+                    heartbeat.cancel()
         finally:
             with self.engine.begin() as conn:
                 elements.release(conn, self.owner)

@@ -8,6 +8,8 @@ Dialogporten replica (OpenAPI-validated) → verification by lookup.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from exposure.expose import run_expose
 from flytt.report import collect_report
 from flytt.status import collect_status
 from flytt.warehouse import Warehouse
+from sandbox.faults import FaultPlan
 from tests.cli import run_flytt
 from tests.conftest import cli_env
 from tests.exposure.world import YEARS, World, created_at, world
@@ -305,3 +308,28 @@ def test_a_stop_request_ends_exposure_after_the_batch_in_flight(
         assert leased == 0
         rest = run_expose(w.settings, w.warehouse)
         assert rest["made_available"] == len(w.ready_ids()) - 2
+
+
+def test_a_batch_slower_than_its_lease_keeps_its_leases(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # A3 takes longer than a lease: the batch's heartbeat keeps the leases, so no other
+    # process can claim and make the same elements available again meanwhile
+    with world(fresh_warehouse, tmp_path, 4) as w:
+        slow = w.settings.model_copy(update={"lease_seconds": 10, "expose_batch_size": 10})
+        w.a3_faults.configure(FaultPlan(rate_slow=1.0, slow_s=14))
+        done: dict[str, int] = {}
+        exposing = threading.Thread(target=lambda: done.update(run_expose(slow, w.warehouse)))
+        exposing.start()
+        time.sleep(12)  # past the 10 s the leases were taken for
+        with w.warehouse.engine.connect() as conn:
+            claimable = conn.execute(
+                sa.text(
+                    "select count(*) from flytt.element_state where state = 'migrated' "
+                    "and (lease_owner is null or lease_expires_at < now())"
+                )
+            ).scalar_one()
+        exposing.join(timeout=120)
+        w.a3_faults.off()
+        assert claimable == 0
+        assert done["made_available"] == len(w.ready_ids())
