@@ -112,7 +112,6 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
         last_expose = runs.last_succeeded_at(conn, "expose")
         mismatching = dialog_checks.mismatching_dialogs(conn)
         synced = sync_state.summary(conn)
-        last_sync = runs.last_succeeded_at(conn, "sync")
 
     migrated = sum(counts[s] for s in MIGRATED_STATES)
     pending = sum(counts[s] for s in PENDING_STATES)
@@ -144,12 +143,12 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
             "last_cycle_at": _iso(last_migrate),
         },
         "2.2": {
-            "state": "running" if synced["last_pass_at"] or last_sync else "not_started",
+            "state": "running" if synced["last_pass_at"] else "not_started",
             "a2_to_a3": {
                 k: v for k, v in synced.items() if k not in ("oldest_pending_load", "last_pass_at")
             },
             "a3_to_a2": None,
-            "last_cycle_at": synced["last_pass_at"] or _iso(last_sync),
+            "last_cycle_at": synced["last_pass_at"],
         },
         "3": {"state": "not_started", "services_synced": int(services[2])},
         "4": {"state": "not_started"},

@@ -100,11 +100,10 @@ def fetch_elements(conn: sa.Connection, ids: Sequence[int]) -> dict[int, Element
 
 
 _EVENT_MARTS = {
-    "status_events": "correspondence_status_events",
-    "delete_events": "correspondence_delete_events",
-    "notifications": "correspondence_notifications",
-    "forwarding_events": "correspondence_forwarding_events",
+    attr: _CHILD_MARTS[attr]
+    for attr in ("status_events", "delete_events", "notifications", "forwarding_events")
 }
+"""The child marts step 2.2 carries (`flytt.control.sync_state.EVENT_MARTS`)."""
 
 
 def fetch_events_after(

@@ -108,6 +108,11 @@ async def _pass(
         concurrency=settings.concurrency,
     )
     gate = asyncio.Semaphore(settings.concurrency)
+
+    async def guarded(rows: ElementRows, a3_id: uuid.UUID | None) -> Counter[str]:
+        async with gate:
+            return await sync_element(settings, warehouse, a3, rows, a3_id, upto)
+
     stopped = False
     try:
         for start in range(0, len(ids), settings.batch_size):
@@ -120,12 +125,7 @@ async def _pass(
                 floors = sync_state.floors(conn, batch)
                 rows = fetch_events_after(conn, floors, upto)
                 known = elements.a3_ids(conn, batch)
-            outcomes = await asyncio.gather(
-                *(
-                    _guarded(gate, settings, warehouse, a3, rows[i], known.get(i), upto)
-                    for i in batch
-                )
-            )
+            outcomes = await asyncio.gather(*(guarded(rows[i], known.get(i)) for i in batch))
             for outcome in outcomes:
                 counts.update(outcome)
     except A3CallError as exc:
@@ -151,19 +151,6 @@ async def _pass(
 
 
 _COUNTS = ("elements", "synced", "events_sent", "skipped_by_rule", "failed", "retry_later")
-
-
-async def _guarded(
-    gate: asyncio.Semaphore,
-    settings: Settings,
-    warehouse: Warehouse,
-    a3: A3MigrationClient,
-    rows: ElementRows,
-    a3_id: uuid.UUID | None,
-    upto: str,
-) -> Counter[str]:
-    async with gate:
-        return await sync_element(settings, warehouse, a3, rows, a3_id, upto)
 
 
 async def sync_element(

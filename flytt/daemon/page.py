@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import jinja2
+import sqlalchemy as sa
 
 from flytt.control import elements, history, locks, sync_state
 from flytt.control.history import Sample
@@ -267,8 +268,6 @@ class StatusPage:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        import sqlalchemy as sa
-
         path = environ.get("PATH_INFO", "/")
         if path == "/favicon.ico":  # browsers ask for it; the page has none
             start_response("204 No Content", [])
