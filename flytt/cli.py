@@ -155,12 +155,15 @@ def sync(
         bool,
         typer.Option(
             "--retry-failed",
-            help="First put the elements whose sync A3 refused (flytt report) back in line.",
+            help="First put the elements and events that A3 or the A2 bridge refused "
+            "(flytt report) back in line.",
         ),
     ] = False,
 ) -> None:
-    """Step 2.2, A2 to A3: send new A2 status events, notifications and forwardings of migrated
-    correspondences to A3's sync endpoints (once; `flytt daemon` runs it continuously)."""
+    """Step 2.2 once, both ways (`flytt daemon` runs it continuously): new A2 status events,
+    notifications and forwardings of migrated correspondences to A3's sync endpoints, then the
+    reads, confirmations and deletions A3 sent to the daemon's SBL-bridge endpoint to A2."""
+    from syncd.bridge_apply import run_bridge_apply
     from syncd.status_sync import run_sync
 
     counts = _recorded(
@@ -170,11 +173,26 @@ def sync(
     )
     if counts.get("busy"):
         out.print("Another sync pass is running (on this or another host); it does the work.")
-        return
-    print_summary("Sync A2 → A3 (step 2.2)", counts)
+    else:
+        print_summary("Sync A2 → A3 (step 2.2)", counts)
     if counts.get("failed"):
         err.print(
             f"{counts['failed']} elements failed their sync (A3 refused them: `flytt report` "
+            "says why); fix the cause and run `flytt sync --retry-failed`.",
+            markup=False,
+        )
+    back = _recorded(
+        "bridge",
+        {"retry_failed": retry_failed},
+        lambda s, w: run_bridge_apply(s, w, retry_failed=retry_failed),
+    )
+    if back.get("busy"):
+        out.print("Another pass applying A3's events to A2 is running; it does the work.")
+        return
+    print_summary("Sync A3 → A2 (step 2.2)", back)
+    if back.get("failed"):
+        err.print(
+            f"{back['failed']} events from A3 were refused by the A2 bridge (`flytt report` "
             "says why); fix the cause and run `flytt sync --retry-failed`.",
             markup=False,
         )

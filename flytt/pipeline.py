@@ -15,6 +15,8 @@ documented where the function is defined):
   2.1, delivery to A3 (`syncd.delivery`);
 * `run_sync(settings, warehouse, **options)`: step 2.2 A2 → A3, new A2 events of migrated
   correspondences to A3's sync endpoints (`syncd.status_sync`);
+* `run_bridge_apply(settings, warehouse, **options)`: step 2.2 A3 → A2, the events A3 sent to
+  the daemon's SBL-bridge endpoint applied to A2 through the A2 bridge (`syncd.bridge_apply`);
 * `run_expose(settings, warehouse, **options)`: step 5, make available and verify
   (`exposure.expose`);
 * `collect_report(warehouse)`: the JSON report `flytt report --json` prints (`flytt.report`).
@@ -26,12 +28,14 @@ from exposure.expose import run_expose
 from flytt.build import run_build
 from flytt.report import collect_report
 from loaders.pipeline import run_load
+from syncd.bridge_apply import run_bridge_apply
 from syncd.delivery import DeliveryOptions, run_migrate
 from syncd.status_sync import run_sync
 
 __all__ = [
     "DeliveryOptions",
     "collect_report",
+    "run_bridge_apply",
     "run_build",
     "run_expose",
     "run_load",

@@ -15,8 +15,21 @@ The report document (JSON with `--json`):
                                   # eligible (A2 creation + wait) → available, seconds
      "sync": {"a2_to_a3": {"sent": n, "skipped_by_rule": n, "pending": n,   # step 2.2
                            "oldest_pending_load": str|None, "oldest_pending_age_s": x|None,
-                           "failed": n, "retrying": n, "last_pass_at": str|None},
-              "sync_failed_by_error": [{"error_code": str, "elements": n}]}}
+                           "failed": n, "retrying": n, "last_pass_at": str|None,
+                           "echoes_suppressed": n},
+              "a3_to_a2": {"received": n, "applied": n, "pending": n, "failed": n,
+                           "echoes": n, "superseded": n, "retrying": n, "deliveries": n,
+                           "pending_by_error": {code: n}, "oldest_pending_age_s": x|None},
+              "echoes_suppressed": n,      # both ways: not sent back where it came from
+              "mismatches": n,             # events A3 sent, applied, yet absent from A2
+              "mismatched_events": [{"event_id", "a2_correspondence_id", "event_type",
+                                     "event_timestamp"}],                  # first 100
+              "sync_failed_by_error": [{"error_code": str, "elements": n}],
+              "bridge_failed_by_error": [{"error_code": str, "events": n}]}}
+
+`mismatches` compares what A3 sent with what A2 shows: an event the A2 bridge answered 2xx for
+must come back with the next load (`bridge_inbox.missing_in_a2`); the A2 → A3 side of the
+comparison is `a2_to_a3.pending` (events in the marts that A3 has not acknowledged).
 
 Later issues add sections (e.g. dialog mismatches by field); keys are never removed.
 """
@@ -29,7 +42,7 @@ import sqlalchemy as sa
 from rich.table import Table
 
 from flytt.console import out
-from flytt.control import dialog_checks, elements, runs, sync_state
+from flytt.control import bridge_inbox, dialog_checks, elements, runs, sync_state
 from flytt.control import services as services_state
 from flytt.status import collect_status
 from flytt.warehouse import Warehouse
@@ -90,6 +103,23 @@ def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str
             {"reason": reason or "unknown", "elements": n}
             for reason, n in elements.excluded_by_reason(conn)
         ]
+        sync_a3_to_a2 = bridge_inbox.summary(conn)
+        missing = bridge_inbox.missing_in_a2(conn, limit=100)
+        bridge_failed = [
+            {"error_code": code or "unknown", "events": n}
+            for code, n in bridge_inbox.failed_by_error(conn)
+        ]
+    for event in missing:
+        event["event_timestamp"] = event["event_timestamp"].isoformat()
+    sync = {
+        "a2_to_a3": sync_a2_to_a3,
+        "a3_to_a2": sync_a3_to_a2,
+        "echoes_suppressed": sync_a2_to_a3["echoes_suppressed"] + sync_a3_to_a2["echoes"],
+        "mismatches": len(missing),
+        "mismatched_events": missing,
+        "sync_failed_by_error": sync_failed,
+        "bridge_failed_by_error": bridge_failed,
+    }
     return {
         "environment": environment,
         "counts_by_state": status["counts_by_state"],
@@ -101,7 +131,7 @@ def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str
         "dialog_mismatches_by_field": dialog_mismatches,
         "failed_services": failed_services,
         "steady_state": status["steps"]["6"]["latency"],
-        "sync": {"a2_to_a3": sync_a2_to_a3, "sync_failed_by_error": sync_failed},
+        "sync": sync,
     }
 
 
@@ -174,6 +204,25 @@ def print_report(doc: dict[str, Any]) -> None:
         out.print(
             f"  elements whose sync A3 refused: {row['error_code']} ({row['elements']}); fix "
             "the cause and run `flytt sync --retry-failed`"
+        )
+    back = (doc.get("sync") or {}).get("a3_to_a2") or {}
+    if back.get("received"):
+        out.print(
+            f"Sync A3 → A2 (step 2.2): {back['received']} events received, {back['applied']} "
+            f"applied, {back['echoes']} already in A2, {back['superseded']} superseded, "
+            f"{back['pending']} pending, {back['failed']} failed"
+        )
+        for code, n in (back.get("pending_by_error") or {}).items():
+            out.print(f"  pending events, last error {code}: {n}")
+    for row in (doc.get("sync") or {}).get("bridge_failed_by_error") or []:
+        out.print(
+            f"  events the A2 bridge refused: {row['error_code']} ({row['events']}); fix the "
+            "cause and run `flytt sync --retry-failed`"
+        )
+    if (doc.get("sync") or {}).get("mismatches"):
+        out.print(
+            f"  {doc['sync']['mismatches']} events the A2 bridge took are not in A2 after a "
+            "later load (`flytt report --json` lists them under sync.mismatched_events)"
         )
     if doc["failed_by_error"]:
         t = Table(title="Failed elements by last error code", title_justify="left")

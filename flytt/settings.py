@@ -144,6 +144,30 @@ class Settings(BaseSettings):
         None, description="PEM private key itself (environment or secret file only)."
     )
 
+    # --- step 2.2 A3 → A2: the SBL bridge ------------------------------------------------
+    a2_bridge_base_url: str = Field(
+        "http://127.0.0.1:8735/serviceengine/api/",
+        description="The A2 SBL bridge's correspondence endpoint (Storage's "
+        "BridgeApiCorrespondenceEndpoint): events A3 sent are applied there as "
+        "syncmarkasread / syncconfirm / syncdelete.",
+    )
+    sbl_bridge_token_issuer: str | None = Field(
+        None,
+        description="Issuer whose tokens the daemon's SBL-bridge endpoint accepts (scope "
+        "altinn:correspondence.sblbridge); unset: the Maskinporten of "
+        "FLYTT_MASKINPORTEN_TOKEN_URL (its URL without /token, plus '/').",
+    )
+    sbl_bridge_jwks_url: str | None = Field(
+        None,
+        description="JWKS of that issuer; unset: FLYTT_MASKINPORTEN_TOKEN_URL without "
+        "/token, plus /jwk (Maskinporten's own layout).",
+    )
+    a2_endpoints_disabled: bool = Field(
+        False,
+        description="Altinn 2 is switched off: the SBL-bridge endpoint answers 410 Gone, as "
+        "Storage did with DisableA2Endpoints.",
+    )
+
     # --- per-run limits ----------------------------------------------------------------
     batch_size: int = Field(500, ge=1, description="Elements claimed per batch.")
     max_per_service: int | None = Field(
@@ -204,6 +228,12 @@ class Settings(BaseSettings):
         description="How often the daemon sends new A2 events of migrated elements to A3 "
         "(step 2.2).",
     )
+    daemon_bridge_every_seconds: int = Field(
+        5,
+        ge=1,
+        description="How often the daemon applies the events A3 sent to the SBL-bridge "
+        "endpoint to A2 (step 2.2, A3 → A2).",
+    )
     daemon_elements_per_job: int = Field(
         500, ge=1, description="Elements one daemon delivery or exposure job handles at most."
     )
@@ -239,6 +269,10 @@ class Settings(BaseSettings):
             )
         return value
 
+    def maskinporten_base(self) -> str:
+        """`maskinporten_token_url` without its last path segment (`/token`)."""
+        return self.maskinporten_token_url.rsplit("/", 1)[0]
+
     @field_validator("environment")
     @classmethod
     def _environment_name(cls, value: str) -> str:
@@ -255,6 +289,7 @@ class Settings(BaseSettings):
         "daemon_migrate_every_seconds",
         "daemon_expose_every_seconds",
         "daemon_sync_every_seconds",
+        "daemon_bridge_every_seconds",
         "daemon_history_every_seconds",
     )
     @classmethod

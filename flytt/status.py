@@ -23,7 +23,9 @@ counted so far. The rules:
   daemon's `sync` job). `a2_to_a3` holds events `sent`, `skipped_by_rule` (codes A3 ignores),
   `pending` (in the marts, not in A3 yet, including those of retrying and failed elements)
   with `oldest_pending_age_s` (since its load), `failed` and `retrying` elements; `a3_to_a2`
-  is None until that direction is built.
+  holds the events A3 sent to the SBL-bridge endpoint (`flytt.control.bridge_inbox.summary`:
+  `received`, `applied`, `echoes`, `superseded`, `pending`, `retrying`, `failed`,
+  `oldest_pending_age_s` since it was received).
 * 3 and 4 are `not_started` until their jobs exist.
 
 Steps 2.1 and 6 (continuous; never `done` while A2 runs) count the elements that became
@@ -45,7 +47,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flytt.control import dialog_checks, elements, history, runs, sync_state
+from flytt.control import bridge_inbox, dialog_checks, elements, history, runs, sync_state
 from flytt.control import services as services_state
 from flytt.control.states import ElementState
 from flytt.warehouse import Warehouse
@@ -112,6 +114,8 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
         last_expose = runs.last_succeeded_at(conn, "expose")
         mismatching = dialog_checks.mismatching_dialogs(conn)
         synced = sync_state.summary(conn)
+        inbox = bridge_inbox.summary(conn)
+        last_bridge = runs.last_succeeded_at(conn, "bridge")
 
     migrated = sum(counts[s] for s in MIGRATED_STATES)
     pending = sum(counts[s] for s in PENDING_STATES)
@@ -143,11 +147,13 @@ def collect_status(warehouse: Warehouse, environment: str = "local") -> dict[str
             "last_cycle_at": _iso(last_migrate),
         },
         "2.2": {
-            "state": "running" if synced["last_pass_at"] else "not_started",
+            "state": "running"
+            if synced["last_pass_at"] or inbox["received"] or last_bridge
+            else "not_started",
             "a2_to_a3": {
                 k: v for k, v in synced.items() if k not in ("oldest_pending_load", "last_pass_at")
             },
-            "a3_to_a2": None,
+            "a3_to_a2": {k: v for k, v in inbox.items() if k != "pending_by_error"},
             "last_cycle_at": synced["last_pass_at"],
         },
         "3": {"state": "not_started", "services_synced": int(services[2])},
@@ -236,9 +242,15 @@ def _evidence(key: str, step: dict[str, Any]) -> str:
         waiting = (
             f", oldest {_age(a2['oldest_pending_age_s'])} old" if a2["oldest_pending_age_s"] else ""
         )
+        a3 = step["a3_to_a2"]
+        back = (
+            f", oldest {_age(a3['oldest_pending_age_s'])} old" if a3["oldest_pending_age_s"] else ""
+        )
         return (
             f"A2 → A3: {a2['sent']} events sent, {a2['pending']} pending{waiting}, "
-            f"{a2['retrying']} elements retrying, {a2['failed']} failed; A3 → A2 not built yet"
+            f"{a2['retrying']} elements retrying, {a2['failed']} failed; A3 → A2: "
+            f"{a3['received']} events received, {a3['applied']} applied, "
+            f"{a3['pending']} pending{back}, {a3['failed']} failed"
         )
     if key == "5":
         done_from, running_for = exposure_frontier(step["by_year"])

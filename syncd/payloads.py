@@ -24,7 +24,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -470,13 +470,15 @@ ignores every other code (a3-correspondence §1.7, sync-and-delegations §1.1)."
 class SyncRequests:
     """What step 2.2 sends A3 for one element's new events (a3-correspondence §1.7): the
     bodies of `syncStatusEvent`, `syncNotificationEvent` and `syncForwardingEvent` (None when
-    there is nothing for that endpoint; each list has at least one item), in that order, and
-    how many status events were left out because A3 ignores their code."""
+    there is nothing for that endpoint; each list has at least one item), in that order, how
+    many status events were left out because A3 ignores their code, and how many because they
+    came from A3 in the first place (`echoes_suppressed`)."""
 
     status: dict[str, Any] | None
     notification: dict[str, Any] | None
     forwarding: dict[str, Any] | None
     skipped_by_rule: int
+    echoes_suppressed: int = 0
 
     @property
     def calls(self) -> list[tuple[str, dict[str, Any]]]:
@@ -498,10 +500,22 @@ class SyncRequests:
         )
 
 
-def sync_requests(rows: ElementRows, a3_id: uuid.UUID) -> SyncRequests:
+def sync_requests(
+    rows: ElementRows,
+    a3_id: uuid.UUID,
+    echoes: set[tuple[int, int, int]] | None = None,
+) -> SyncRequests:
     """The sync bodies for the events in `rows` (only those A3 lacks: the caller reads the
-    rows of newer loads) of the A3 correspondence `a3_id`."""
-    statuses = status_events(rows)
+    rows of newer loads) of the A3 correspondence `a3_id`.
+
+    `echoes` are the element's events that came from A3 through the SBL bridge, as
+    `(A3 status code, Unix second, A2 party id)` (`flytt.control.bridge_inbox.echo_keys`): a
+    status or delete event with the same code, second and acting party is that event loaded
+    back from A2, so it is not sent (counted in `echoes_suppressed`; A3 would drop it as a
+    duplicate to the second anyway, a3-correspondence §1.5.3).
+    """
+    kept_rows, echoed = _without_echoes(rows, echoes or set())
+    statuses = status_events(kept_rows)
     kept = [e for e in statuses if int(e["status"]) in SYNC_STATUSES]
     notes = notifications(rows)
     forwards = forwarding(rows)
@@ -515,4 +529,34 @@ def sync_requests(rows: ElementRows, a3_id: uuid.UUID) -> SyncRequests:
         if forwards
         else None,
         skipped_by_rule=len(statuses) - len(kept),
+        echoes_suppressed=echoed,
     )
+
+
+def _echo_key(code: Any, when: Any, party: Any) -> tuple[int, int, int] | None:
+    if code is None or when is None or party is None:
+        return None
+    return int(code), int(when.timestamp()), int(party)
+
+
+def _without_echoes(
+    rows: ElementRows, echoes: set[tuple[int, int, int]]
+) -> tuple[ElementRows, int]:
+    if not echoes:
+        return rows, 0
+    statuses = [
+        e
+        for e in rows.status_events
+        if _echo_key(e.get("status"), e.get("status_changed"), e.get("altinn2_actor_party_id"))
+        not in echoes
+    ]
+    deletes = [
+        d
+        for d in rows.delete_events
+        if _echo_key(
+            d.get("migration_status"), d.get("event_occurred"), d.get("altinn2_actor_party_id")
+        )
+        not in echoes
+    ]
+    echoed = len(rows.status_events) - len(statuses) + len(rows.delete_events) - len(deletes)
+    return replace(rows, status_events=statuses, delete_events=deletes), echoed

@@ -36,14 +36,14 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from flytt.altinn.retry import A3CallError, element_backoff_seconds
-from flytt.control import elements, locks, sync_state
+from flytt.control import bridge_inbox, elements, locks, sync_state
 from flytt.errors import MartsNotBuilt, UserError
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 from syncd.a3_client import A3MigrationClient
 from syncd.marts import SCHEMA, describe_error, fetch_events_after, relation_exists
 from syncd.maskinporten import MaskinportenClient
-from syncd.payloads import ElementRows, sync_requests
+from syncd.payloads import ElementRows, SyncRequests, sync_requests
 
 
 def run_sync(
@@ -109,9 +109,11 @@ async def _pass(
     )
     gate = asyncio.Semaphore(settings.concurrency)
 
-    async def guarded(rows: ElementRows, a3_id: uuid.UUID | None) -> Counter[str]:
+    async def guarded(
+        rows: ElementRows, a3_id: uuid.UUID | None, echoes: set[tuple[int, int, int]]
+    ) -> Counter[str]:
         async with gate:
-            return await sync_element(settings, warehouse, a3, rows, a3_id, upto)
+            return await sync_element(settings, warehouse, a3, rows, a3_id, upto, echoes)
 
     stopped = False
     try:
@@ -125,7 +127,10 @@ async def _pass(
                 floors = sync_state.floors(conn, batch)
                 rows = fetch_events_after(conn, floors, upto)
                 known = elements.a3_ids(conn, batch)
-            outcomes = await asyncio.gather(*(guarded(rows[i], known.get(i)) for i in batch))
+                echoes = bridge_inbox.echo_keys(conn, batch)
+            outcomes = await asyncio.gather(
+                *(guarded(rows[i], known.get(i), echoes.get(i, set())) for i in batch)
+            )
             for outcome in outcomes:
                 counts.update(outcome)
     except A3CallError as exc:
@@ -150,7 +155,15 @@ async def _pass(
     return {k: int(counts.get(k, 0)) for k in _COUNTS}
 
 
-_COUNTS = ("elements", "synced", "events_sent", "skipped_by_rule", "failed", "retry_later")
+_COUNTS = (
+    "elements",
+    "synced",
+    "events_sent",
+    "skipped_by_rule",
+    "echoes_suppressed",
+    "failed",
+    "retry_later",
+)
 
 
 async def sync_element(
@@ -160,9 +173,13 @@ async def sync_element(
     rows: ElementRows,
     a3_id: uuid.UUID | None,
     upto: str,
+    echoes: set[tuple[int, int, int]] | None = None,
 ) -> Counter[str]:
     """Send one element's new events (`rows`, read up to load `upto`) to A3 and record the
     outcome in `flytt.sync_state`; returns the element's counts.
+
+    `echoes`: the element's events that came from A3 through the SBL bridge
+    (`bridge_inbox.echo_keys`); they are not sent back (`payloads.sync_requests`).
 
     An element A3 no longer has in a synced state (reset since) is left alone: its next
     migration payload carries its events. Maskinporten refusing our client is raised (the
@@ -171,7 +188,7 @@ async def sync_element(
     a2_id = rows.a2_correspondence_id
     if a3_id is None:
         return Counter()
-    requests = sync_requests(rows, a3_id)
+    requests = sync_requests(rows, a3_id, echoes)
     try:
         for endpoint, body in requests.calls:
             await a3.sync(endpoint, body)
@@ -186,21 +203,22 @@ async def sync_element(
     except Exception as exc:  # one element's data never stops the pass
         error = A3CallError("unexpected_error", transient=True, detail=describe_error(exc))
         return await asyncio.to_thread(_failed, settings, warehouse, a2_id, error)
-    await asyncio.to_thread(
-        _synced, warehouse, a2_id, upto, requests.events, requests.skipped_by_rule
-    )
+    await asyncio.to_thread(_synced, warehouse, a2_id, upto, requests)
     return Counter(
         {
             "synced": 1,
             "events_sent": requests.events,
             "skipped_by_rule": requests.skipped_by_rule,
+            "echoes_suppressed": requests.echoes_suppressed,
         }
     )
 
 
-def _synced(warehouse: Warehouse, a2_id: int, upto: str, sent: int, skipped: int) -> None:
+def _synced(warehouse: Warehouse, a2_id: int, upto: str, sent: SyncRequests) -> None:
     with warehouse.engine.begin() as conn:
-        sync_state.mark_synced(conn, a2_id, upto, sent, skipped)
+        sync_state.mark_synced(
+            conn, a2_id, upto, sent.events, sent.skipped_by_rule, sent.echoes_suppressed
+        )
 
 
 def _failed(settings: Settings, warehouse: Warehouse, a2_id: int, exc: A3CallError) -> Counter[str]:

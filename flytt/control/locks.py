@@ -32,6 +32,8 @@ DISCOVERY = 3
 """objid of the lock that serialises discovery (one upsert of the verdicts at a time)."""
 SYNC = 4
 """objid of the lock held by the one A2 → A3 sync pass that runs at a time (step 2.2)."""
+BRIDGE = 5
+"""objid of the lock held by the one pass that applies A3's events to A2 (step 2.2)."""
 
 
 class LockTimeoutError(Exception):
@@ -201,14 +203,15 @@ def serialise_discovery(conn: sa.Connection) -> None:
 
 
 @contextmanager
-def sync_pass(conn: sa.Connection) -> Iterator[bool]:
-    """Try to become the one A2 → A3 sync pass (step 2.2) for as long as the block runs;
-    yields False at once when another process holds it (that pass does the work).
+def sync_pass(conn: sa.Connection, objid: int = SYNC) -> Iterator[bool]:
+    """Try to become the one A2 → A3 sync pass (step 2.2; `objid` `BRIDGE`: the one pass
+    applying A3's events to A2) for as long as the block runs; yields False at once when
+    another process holds it (that pass does the work).
 
     A session-level lock on `conn` (keep the connection open for the whole pass, outside its
     transactions): a process that dies loses its session and with it the lock.
     """
-    args = {"ns": NAMESPACE, "obj": SYNC}
+    args = {"ns": NAMESPACE, "obj": objid}
     got = bool(conn.execute(sa.text("select pg_try_advisory_lock(:ns, :obj)"), args).scalar())
     conn.commit()
     try:

@@ -107,12 +107,14 @@ on conflict (a2_correspondence_id) do update
 """
 
 MARK_SYNCED = """
-insert into flytt.sync_state (a2_correspondence_id, synced_load_id, events_sent, events_skipped)
-values (:id, :upto, :sent, :skipped)
+insert into flytt.sync_state (a2_correspondence_id, synced_load_id, events_sent, events_skipped,
+    events_echoed)
+values (:id, :upto, :sent, :skipped, :echoed)
 on conflict (a2_correspondence_id) do update
    set synced_load_id = greatest(flytt.sync_state.synced_load_id, excluded.synced_load_id),
        events_sent = flytt.sync_state.events_sent + excluded.events_sent,
        events_skipped = flytt.sync_state.events_skipped + excluded.events_skipped,
+       events_echoed = flytt.sync_state.events_echoed + excluded.events_echoed,
        attempts = 0, next_attempt_at = null, last_error_code = null,
        last_error_detail = null, failed_at = null
 """
@@ -132,6 +134,7 @@ returning attempts
 
 TOTALS = """
 select coalesce(sum(events_sent), 0) as sent, coalesce(sum(events_skipped), 0) as skipped,
+       coalesce(sum(events_echoed), 0) as echoed,
        count(*) filter (where failed_at is not null) as failed,
        count(*) filter (where next_attempt_at is not null and failed_at is null) as retrying
 from flytt.sync_state
@@ -155,11 +158,13 @@ group by 1 order by 2 desc, 1
 
 @dataclass(frozen=True)
 class SyncTotals:
-    """Step 2.2 A2 → A3 so far: events sent and skipped by rule (A3 ignores them), elements
-    whose sync A3 refused (`failed`) and elements waiting for a retry."""
+    """Step 2.2 A2 → A3 so far: events sent, skipped by rule (A3 ignores them) and not sent
+    because they came from A3 (`echoed`), elements whose sync A3 refused (`failed`) and
+    elements waiting for a retry."""
 
     sent: int
     skipped: int
+    echoed: int
     failed: int
     retrying: int
 
@@ -203,11 +208,14 @@ def record_delivered(conn: sa.Connection, a2_id: int, load_id: str) -> None:
     conn.execute(sa.text(RECORD_DELIVERED), {"id": a2_id, "load_id": load_id})
 
 
-def mark_synced(conn: sa.Connection, a2_id: int, upto: str, sent: int, skipped: int) -> None:
-    """A3 has the element's events up to load `upto`; add `sent` and `skipped` to its counts
-    and clear any earlier failure."""
+def mark_synced(
+    conn: sa.Connection, a2_id: int, upto: str, sent: int, skipped: int, echoed: int = 0
+) -> None:
+    """A3 has the element's events up to load `upto`; add `sent`, `skipped` and `echoed` to
+    its counts and clear any earlier failure."""
     conn.execute(
-        sa.text(MARK_SYNCED), {"id": a2_id, "upto": upto, "sent": sent, "skipped": skipped}
+        sa.text(MARK_SYNCED),
+        {"id": a2_id, "upto": upto, "sent": sent, "skipped": skipped, "echoed": echoed},
     )
 
 
@@ -227,7 +235,9 @@ def mark_failed(
 def totals(conn: sa.Connection) -> SyncTotals:
     """The sums over every element (`SyncTotals`)."""
     row = conn.execute(sa.text(TOTALS)).one()
-    return SyncTotals(int(row.sent), int(row.skipped), int(row.failed), int(row.retrying))
+    return SyncTotals(
+        int(row.sent), int(row.skipped), int(row.echoed), int(row.failed), int(row.retrying)
+    )
 
 
 def failed_by_error(conn: sa.Connection) -> list[tuple[str | None, int]]:
@@ -281,6 +291,7 @@ def summary(conn: sa.Connection) -> dict[str, Any]:
     return {
         "sent": total.sent,
         "skipped_by_rule": total.skipped,
+        "echoes_suppressed": total.echoed,
         "pending": waiting,
         "oldest_pending_load": oldest,
         "oldest_pending_age_s": load_age_seconds(oldest, datetime.now().astimezone()),

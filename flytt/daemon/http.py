@@ -1,8 +1,9 @@
 """The daemon's HTTP port: `/healthz` (live), `/readyz` (ready), `/metrics` (Prometheus), and
-the status page's paths (`/`, `/status.json`, `/static/…`, `flytt.daemon.page`).
+the status page's paths (`/`, `/status.json`, `/static/…`, `flytt.daemon.page`) and the
+SBL-bridge endpoint A3 calls (`flytt.daemon.bridge_endpoint`).
 
-Served by the standard library's WSGI server in threads of its own, read-only, with no
-personal data: `/healthz` answers 200 while the process runs its loop, `/readyz` 200 or 503
+Served by the standard library's WSGI server in threads of its own, with no personal data:
+`/healthz` answers 200 while the process runs its loop, `/readyz` 200 or 503
 with the reason as text, `/metrics` the registry in the Prometheus text format
 (prometheus-client's `make_wsgi_app`).
 """
@@ -10,7 +11,7 @@ with the reason as text, `/metrics` the registry in the Prometheus text format
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from socketserver import ThreadingMixIn
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class Pages(Protocol):
-    """A WSGI app for the paths it `handles` (the status page)."""
+    """A WSGI app for the paths it `handles` (the status page, the SBL-bridge endpoint)."""
 
     def handles(self, path: str) -> bool: ...
 
@@ -42,7 +43,7 @@ class Pages(Protocol):
 
 
 def _app(
-    registry: CollectorRegistry, ready: ReadyCheck, pages: Pages | None
+    registry: CollectorRegistry, ready: ReadyCheck, pages: Sequence[Pages]
 ) -> Callable[..., Iterable[bytes]]:
     metrics = make_wsgi_app(registry)
 
@@ -58,8 +59,9 @@ def _app(
             return [f"{reason or 'ready'}\n".encode()]
         if path == "/metrics":
             return metrics(environ, start_response)
-        if pages is not None and pages.handles(path):
-            return pages(environ, start_response)
+        for app_ in pages:
+            if app_.handles(path):
+                return app_(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
         return [b"not found: try /, /status.json, /healthz, /readyz or /metrics\n"]
 
@@ -72,9 +74,10 @@ def serving(
     port: int,
     registry: CollectorRegistry,
     ready: ReadyCheck,
-    pages: Pages | None = None,
+    pages: Sequence[Pages] = (),
 ) -> Iterator[int]:
-    """Serve the three paths, and those of `pages`, on `host:port` until the block exits;
+    """Serve the three paths, and those of each of `pages` (the first that handles a path
+    answers it), on `host:port` until the block exits;
     yield the bound port (`port` 0 picks a free one).
 
     Raises:

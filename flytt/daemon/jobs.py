@@ -3,11 +3,13 @@
 Every job re-reads the state it needs from the warehouse (the queue carries no payload), so a
 job that runs twice, late, or on another host does no harm: delivery and exposure claim
 elements with leases, load and build are incremental. Each job is recorded in `flytt.run` under
-its step's command name (`load`, `build`, `migrate`, `sync`, `expose`) with `{"daemon": true}`.
+its step's command name (`load`, `build`, `migrate`, `sync`, `bridge`, `expose`) with
+`{"daemon": true}`.
 
 Order of one cycle (`CYCLE`): load the A2 increment → build the marts (models and unit tests)
 → the data tests → discover and deliver (steps 1.2, 2.1) → new A2 events of migrated
-elements to A3 (step 2.2) → make available and verify (steps 5, 6). The data tests are a
+elements to A3 (step 2.2) → the events A3 sent to the daemon's SBL-bridge endpoint to A2
+(step 2.2, A3 → A2) → make available and verify (steps 5, 6). The data tests are a
 job of their own because they are most of a small build's time: the build stays short,
 which keeps new messages' latency low, and the tests run every
 `daemon_test_every_seconds` (a failure is a failed job in the log, `/metrics` and `flytt.run`).
@@ -26,6 +28,7 @@ from flytt.control.runs import recorded_run
 from flytt.errors import MartsNotBuilt, NotAvailableYet
 from flytt.pipeline import (
     DeliveryOptions,
+    run_bridge_apply,
     run_build,
     run_expose,
     run_load,
@@ -36,7 +39,7 @@ from flytt.redact import redact
 from flytt.settings import Settings
 from flytt.warehouse import Warehouse
 
-CYCLE = ("load", "build", "test", "migrate", "sync", "expose")
+CYCLE = ("load", "build", "test", "migrate", "sync", "bridge", "expose")
 """The jobs in the order one cycle runs them."""
 
 StopCheck = Callable[[], bool]
@@ -91,6 +94,10 @@ def _sync(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> d
     return run_sync(settings, warehouse, should_stop=should_stop)
 
 
+def _bridge(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> dict[str, Any]:
+    return run_bridge_apply(settings, warehouse, should_stop=should_stop)
+
+
 def _expose(settings: Settings, warehouse: Warehouse, should_stop: StopCheck) -> dict[str, Any]:
     return run_expose(
         settings, warehouse, limit=settings.daemon_elements_per_job, should_stop=should_stop
@@ -103,6 +110,7 @@ STEPS: dict[str, Callable[[Settings, Warehouse, StopCheck], dict[str, Any]]] = {
     "test": _test,
     "migrate": _migrate,
     "sync": _sync,
+    "bridge": _bridge,
     "expose": _expose,
 }
 
@@ -127,7 +135,8 @@ def run_job(
     """Run the job `name` (one of `CYCLE`) once and record it in `flytt.run`.
 
     Args:
-        name: a job of `CYCLE` (`load`, `build`, `test`, `migrate`, `sync`, `expose`).
+        name: a job of `CYCLE` (`load`, `build`, `test`, `migrate`, `sync`, `bridge`,
+            `expose`).
         settings: the daemon's settings.
         warehouse: the warehouse.
         should_stop: polled by delivery between batches; True ends the job early.

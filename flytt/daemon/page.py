@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import sqlalchemy as sa
 
-from flytt.control import elements, history, locks, sync_state
+from flytt.control import bridge_inbox, elements, history, locks, sync_state
 from flytt.control.history import Sample
 from flytt.errors import UserError
 from flytt.history import sample_of
@@ -237,6 +237,7 @@ class StatusPage:
             quarantine = quarantine_by_reason(conn)
             failed = [("delivery", code, n) for code, n in elements.failed_by_error(conn)]
             failed += [("sync A2 → A3", code, n) for code, n in sync_state.failed_by_error(conn)]
+            failed += [("sync A3 → A2", code, n) for code, n in bridge_inbox.failed_by_error(conn)]
             samples = history.series(conn, self.settings.environment, datetime.now(UTC) - span)
         plots = charts(
             samples, sample_of(status, quarantine), self.settings.daemon_history_every_seconds

@@ -61,6 +61,7 @@ def schedule(settings: Settings) -> dict[str, int]:
         "test": settings.daemon_test_every_seconds,
         "migrate": settings.daemon_migrate_every_seconds,
         "sync": settings.daemon_sync_every_seconds,
+        "bridge": settings.daemon_bridge_every_seconds,
         "expose": settings.daemon_expose_every_seconds,
         HISTORY_JOB: settings.daemon_history_every_seconds,
     }

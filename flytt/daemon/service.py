@@ -30,6 +30,8 @@ import sqlalchemy as sa
 from flytt.console import quiet_consoles
 from flytt.control import runs
 from flytt.control.migrate import current_revision, head_revision
+from flytt.daemon.bridge_endpoint import PATH as BRIDGE_PATH
+from flytt.daemon.bridge_endpoint import SblBridgeEndpoint
 from flytt.daemon.http import serving
 from flytt.daemon.jobs import CYCLE, JobOutcome, run_job
 from flytt.daemon.logs import configure_json_logging
@@ -171,7 +173,7 @@ def serve(
                     settings.daemon_port,
                     metrics.registry,
                     _Readiness(settings, warehouse),
-                    StatusPage(settings, warehouse),
+                    (StatusPage(settings, warehouse), SblBridgeEndpoint(settings, warehouse)),
                 )
             )
         except OSError as exc:
@@ -181,7 +183,7 @@ def serve(
             ) from None
         log.info(
             f"flytt daemon listening on http://{settings.daemon_host}:{port} "
-            "(/ status page, /status.json, /healthz, /readyz, /metrics)",
+            f"(/ status page, /status.json, /healthz, /readyz, /metrics, {BRIDGE_PATH})",
             extra={
                 "action": "start",
                 "port": port,

@@ -85,6 +85,7 @@ def test_once_runs_the_whole_cycle_and_a_second_cycle_sends_nothing(
         ("test", "succeeded"),
         ("migrate", "succeeded"),
         ("sync", "succeeded"),
+        ("bridge", "succeeded"),
         ("expose", "succeeded"),
     ]
     eligible = _eligible(fresh_warehouse)

@@ -29,7 +29,7 @@ from tests.conftest import cli_env, settings_for
 
 def _serve(stack: ExitStack, warehouse: Warehouse, data_dir: Path, **settings: object) -> str:
     page = StatusPage(settings_for(warehouse, data_dir, **settings), warehouse)
-    port = stack.enter_context(serving("127.0.0.1", 0, CollectorRegistry(), lambda: None, page))
+    port = stack.enter_context(serving("127.0.0.1", 0, CollectorRegistry(), lambda: None, [page]))
     return f"http://127.0.0.1:{port}"
 
 

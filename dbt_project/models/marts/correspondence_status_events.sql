@@ -56,6 +56,7 @@ first_per_key as (
         event_user_uuid,
         a2_status_event_id as altinn2_status_event_id,
         a2_status_type as altinn2_status_type,
+        actor_party_id as altinn2_actor_party_id,
         _dlt_load_id
     from kept_events
     order by event_key, status_changed, a2_status_event_id, output_sequence

@@ -1,0 +1,178 @@
+"""The SBL-bridge endpoint the daemon serves in Altinn Storage's place (step 2.2, A3 → A2):
+Storage's token, body rules and answers (`flytt.daemon.bridge_endpoint`, `syncd.sbl_bridge`),
+and the durable, idempotent inbox behind it (`flytt.bridge_inbox`).
+
+Tokens come from the sandbox Maskinporten replica, served over HTTP, so the endpoint fetches
+the issuer's real JWKS as it would from maskinporten.no.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
+
+from flytt.control import upgrade
+from flytt.daemon.bridge_endpoint import PATH, SblBridgeEndpoint
+from flytt.daemon.http import serving
+from flytt.warehouse import Warehouse
+from sandbox.maskinporten.app import MaskinportenReplica
+from sandbox.maskinporten.app import create_app as create_maskinporten
+from sandbox.serve import serve_in_thread
+from tests.conftest import settings_for
+
+SCOPE = "altinn:correspondence.sblbridge"
+EVENT = {
+    "correspondenceId": 4711,
+    "partyId": 50001234,
+    "eventTimestamp": "2026-12-04T10:15:00.1234567+01:00",
+    "eventType": "Read",
+}
+
+
+@dataclass
+class Bridge:
+    url: str
+    replica: MaskinportenReplica
+    warehouse: Warehouse
+
+    def token(self, *scopes: str, issuer: str | None = None) -> str:
+        body = self.replica.issue_token(
+            "altinn-correspondence", list(scopes), issuer or self.replica.issuer
+        )
+        return str(body["access_token"])
+
+    def post(self, body: object, token: str | None = None, path: str = PATH) -> httpx.Response:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        if isinstance(body, bytes):
+            return httpx.post(self.url + path, content=body, headers=headers, timeout=30)
+        return httpx.post(self.url + path, json=body, headers=headers, timeout=30)
+
+    def inbox(self) -> list[dict[str, object]]:
+        with self.warehouse.engine.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    sa.text(
+                        "select a2_correspondence_id, party_id, event_type, event_timestamp, "
+                        "deliveries, outcome from flytt.bridge_inbox order by event_id"
+                    )
+                )
+            ]
+
+
+@pytest.fixture()
+def bridge(fresh_warehouse: Warehouse, tmp_path: Path) -> Iterator[Bridge]:
+    upgrade(fresh_warehouse)
+    replica = MaskinportenReplica()
+    with ExitStack() as stack:
+        mp_url = stack.enter_context(serve_in_thread(create_maskinporten(replica)))
+        replica.issuer = f"{mp_url}/"
+        settings = settings_for(fresh_warehouse, tmp_path, maskinporten_token_url=f"{mp_url}/token")
+        endpoint = SblBridgeEndpoint(settings, fresh_warehouse)
+        port = stack.enter_context(
+            serving("127.0.0.1", 0, CollectorRegistry(), lambda: None, [endpoint])
+        )
+        yield Bridge(f"http://127.0.0.1:{port}", replica, fresh_warehouse)
+
+
+def test_an_event_is_stored_once_however_often_a3_sends_it(bridge: Bridge) -> None:
+    token = bridge.token(SCOPE)
+    first = bridge.post(EVENT, token)
+    again = bridge.post(EVENT, token, path=PATH.upper())  # ASP.NET routes without case
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert bridge.inbox() == [
+        {
+            "a2_correspondence_id": 4711,
+            "party_id": 50001234,
+            "event_type": "read",
+            "event_timestamp": datetime(2026, 12, 4, 9, 15, 0, 123456, tzinfo=UTC),
+            "deliveries": 2,
+            "outcome": "pending",
+        }
+    ]
+    other = bridge.post({**EVENT, "eventType": " confirm "}, token)
+    assert other.status_code == 200
+    assert [e["event_type"] for e in bridge.inbox()] == ["read", "confirm"]
+
+
+def test_a_call_without_a_valid_token_with_the_bridge_scope_is_refused(bridge: Bridge) -> None:
+    missing = bridge.post(EVENT)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    foreign = bridge.post(EVENT, bridge.token(SCOPE, issuer="https://maskinporten.no/"))
+    assert foreign.status_code == 401
+    garbage = bridge.post(EVENT, "not-a-jwt")
+    assert garbage.status_code == 401
+    wrong_scope = bridge.post(EVENT, bridge.token("altinn:correspondence.migrate"))
+    assert wrong_scope.status_code == 403 and SCOPE in wrong_scope.text
+    assert bridge.inbox() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**EVENT, "correspondenceId": 0}, "CorrespondenceId must be larger than zero"),
+        ({**EVENT, "correspondenceId": -5}, "CorrespondenceId must be larger than zero"),
+        ({**EVENT, "partyId": 0}, "PartyId must be larger than zero"),
+        ({k: v for k, v in EVENT.items() if k != "partyId"}, "PartyId must be larger than zero"),
+        ({**EVENT, "eventTimestamp": "yesterday"}, "eventTimestamp must be an ISO 8601"),
+        ({k: v for k, v in EVENT.items() if k != "eventTimestamp"}, "EventTimeStamp must have"),
+        ({**EVENT, "eventType": "archive"}, "Invalid event type: archive submitted."),
+        ({**EVENT, "correspondenceId": "twelve"}, "correspondenceId must be a 32-bit integer"),
+        (b"{not json", "The request body is not JSON"),
+        ([EVENT], "must be a JSON object"),
+    ],
+)
+def test_a_malformed_body_is_a_400_that_says_what_is_wrong(
+    bridge: Bridge, body: object, message: str
+) -> None:
+    answer = bridge.post(body, bridge.token(SCOPE))
+    assert answer.status_code == 400
+    assert message in answer.text
+    assert bridge.inbox() == []
+
+
+def test_only_post_is_allowed(bridge: Bridge) -> None:
+    answer = httpx.get(bridge.url + PATH, timeout=30)
+    assert answer.status_code == 405 and answer.headers["Allow"] == "POST"
+
+
+def test_once_altinn_2_is_off_the_endpoint_is_gone(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    upgrade(fresh_warehouse)
+    replica = MaskinportenReplica()
+    with ExitStack() as stack:
+        mp_url = stack.enter_context(serve_in_thread(create_maskinporten(replica)))
+        replica.issuer = f"{mp_url}/"
+        settings = settings_for(
+            fresh_warehouse,
+            tmp_path,
+            maskinporten_token_url=f"{mp_url}/token",
+            a2_endpoints_disabled=True,
+        )
+        port = stack.enter_context(
+            serving(
+                "127.0.0.1",
+                0,
+                CollectorRegistry(),
+                lambda: None,
+                [SblBridgeEndpoint(settings, fresh_warehouse)],
+            )
+        )
+        token = replica.issue_token("a3", [SCOPE], replica.issuer)["access_token"]
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}{PATH}",
+            json=EVENT,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    assert answer.status_code == 410
+    assert "Altinn 2 is no longer supported" in answer.text
