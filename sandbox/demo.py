@@ -1,10 +1,12 @@
 """`flytt demo`: the main job end to end on the embedded default.
 
 sandbox A2 data → load → build → migrate → expose → report. The sandbox replicas of A3,
-Dialogporten, Resource Registry and Maskinporten run in-process on free localhost ports for the
-duration of the demo. A step whose implementation is not there yet is reported as skipped with
-its issue number, never faked. Re-running after an interruption resumes: every step is
-idempotent.
+Dialogporten, Resource Registry, Maskinporten and the A2 SBL bridge run in-process on free
+localhost ports for the duration of the demo. With `--live`, the daemon then runs while the
+sandbox A2 keeps changing and simulated recipients read, confirm and purge in A3, so both
+directions of step 2.2 are seen working. A step whose implementation is not there yet is
+reported as skipped with its issue number, never faked. Re-running after an interruption
+resumes: every step is idempotent.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -20,46 +22,104 @@ from flytt.console import err, out, print_summary
 from flytt.errors import NotAvailableYet, UserError
 from flytt.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from sandbox.services import Replicas
+
 
 @contextlib.contextmanager
-def _replicas(settings: Settings) -> Iterator[Settings]:
-    """Start the sandbox replicas in-process; yield settings that point at them."""
-    from sandbox.services import running_replicas
+def _replicas(settings: Settings, storage_url: str | None) -> Iterator[Replicas]:
+    """Start the sandbox replicas in-process (A3's SBL-bridge calls to `storage_url`)."""
+    from sandbox.services import start_replicas
 
-    with running_replicas(settings) as replica_settings:
-        yield replica_settings
+    with start_replicas(settings, storage_url=storage_url) as replicas:
+        yield replicas
 
 
 DRAIN_LIMIT_S = 300.0
 """Longest wait, after the live feed stops, for the daemon to carry what was fed."""
 
 
-def _drained(warehouse: Any, fed_until: datetime, transition_start: datetime) -> bool:
-    """True when the daemon has loaded, built, delivered, synced and exposed what the feed
-    wrote before `fed_until`: a load started after it, a build after that load, a delivery
-    after that build, a sync pass after that delivery and an exposure after that pass
-    succeeded, no element that became eligible since the transition began still waits, and
-    no new A2 event waits for step 2.2."""
-    from flytt.control import elements, runs, sync_state
+def _drained(
+    warehouse: Any, fed_until: datetime, transition_start: datetime, a3_engine: Any
+) -> bool:
+    """True when the daemon has carried what the feed and the recipients did before
+    `fed_until`: the A3 replica has sent every SBL-bridge call, and after the last event it
+    received (or `fed_until`) a bridge pass started and succeeded, then a load, a build, a
+    delivery, a sync pass and an exposure, each after the one before; no element that became
+    eligible since the transition began still waits, and no event waits for step 2.2 either
+    way."""
+    from flytt.control import bridge_inbox, elements, runs, sync_state
+    from sandbox.a3.storage_sync import pending_jobs
 
+    if pending_jobs(a3_engine):
+        return False
     with warehouse.engine.connect() as conn:
-        moment: datetime | None = fed_until
-        for command in ("load", "build", "migrate", "sync", "expose"):
+        last = bridge_inbox.last_received_at(conn)
+        moment: datetime | None = max(fed_until, last) if last else fed_until
+        for command in ("bridge", "load", "build", "migrate", "sync", "expose"):
             assert moment is not None
             moment = runs.finished_after(conn, command, moment)
             if moment is None:
                 return False
         synced = sync_state.summary(conn)
+        back = bridge_inbox.summary(conn)
         return (
             elements.waiting_since(conn, transition_start) == 0
             and synced["pending"] == 0
             and synced["retrying"] == 0
+            and back["pending"] == 0
         )
 
 
-def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -> None:
-    """`flytt demo --live`: feed the sandbox A2 for `seconds` while the daemon runs here, then
-    drain, stop the daemon and print what each job did and the steady-state latency."""
+def _recipients_act(replicas: Replicas, seconds: float, rate: float) -> dict[str, int]:
+    """Simulated recipients act in the A3 replica about `rate` times per second for
+    `seconds` (`sandbox.a3.recipients_sim`): overview, then content, mark as read, confirm or
+    purge. Returns the counts per action."""
+    import random
+    import time
+
+    import sqlalchemy as sa
+
+    from sandbox.a3.recipient import RECIPIENT_SCOPE, recipient_claims
+    from sandbox.a3.recipients_sim import act_randomly
+
+    mp = replicas.maskinporten
+    assert mp is not None and replicas.sandbox_database_url is not None
+
+    def mint(urn: str) -> str:
+        try:
+            claims = recipient_claims(urn)
+        except ValueError:  # a self-identified user: no token the replica takes (refused)
+            return ""
+        issuer = f"{replicas.urls['maskinporten']}/"
+        body = mp.issue_token("sandbox-recipient", [RECIPIENT_SCOPE], issuer, extra_claims=claims)
+        return str(body["access_token"])
+
+    engine = sa.create_engine(replicas.sandbox_database_url)
+    totals: dict[str, int] = {}
+    rng = random.Random(20261206)
+    started = time.monotonic()
+    acts = 0
+    try:
+        while time.monotonic() - started < seconds:
+            for key, n in act_randomly(replicas.urls["a3"], engine, mint, rng, 1).items():
+                totals[key] = totals.get(key, 0) + n
+            acts += 1
+            delay = started + acts / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+    finally:
+        engine.dispose()
+    return totals
+
+
+def _run_live(
+    settings: Settings, warehouse: Any, seconds: float, rate: float, replicas: Replicas
+) -> None:
+    """`flytt demo --live`: feed the sandbox A2 for `seconds` while recipients act in the A3
+    replica (half as often) and the daemon runs here on `settings.daemon_port` (where the A3
+    replica sends its SBL-bridge calls), then drain, stop the daemon and print what each job
+    did and the steady-state latency."""
     import logging
     import threading
     import time
@@ -77,16 +137,28 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
     live_err = Console(stderr=True, highlight=False)
     stop = threading.Event()
     fed: dict[str, int] = {}
+    acted: dict[str, int] = {}
     outcome: dict[str, bool] = {}
+    a3_engine = replicas.apps["a3"].state.engine
+
+    def recipients() -> None:
+        try:
+            acted.update(_recipients_act(replicas, seconds, max(rate / 2, 0.5)))
+        except Exception as exc:  # the demo goes on; the summary says what happened
+            acted["error"] = 1
+            live_err.print(f"Simulated recipients stopped: {type(exc).__name__}: {exc}")
 
     def feed_then_drain() -> None:
         try:
+            actors = threading.Thread(target=recipients, name="sandbox-recipients", daemon=True)
+            actors.start()
             fed.update(run_live(settings, rate=rate, max_seconds=seconds))
+            actors.join()
             fed_until = datetime.now(UTC)
             live_err.print(f"[bold]▶ Live feed stopped after {seconds:g} s; draining[/]")
             deadline = time.monotonic() + DRAIN_LIMIT_S
             while not stop.is_set() and time.monotonic() < deadline:
-                if _drained(warehouse, fed_until, start):
+                if _drained(warehouse, fed_until, start, a3_engine):
                     outcome["drained"] = True
                     break
                 time.sleep(1.0)
@@ -95,18 +167,14 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
 
     err.print(
         f"[bold]▶ Live for {seconds:g} s: the sandbox A2 changes about {rate:g} times per "
-        "second while flytt daemon runs (Ctrl-C stops)[/]"
+        "second and recipients act in Altinn 3 while flytt daemon runs (Ctrl-C stops)[/]"
     )
     feeder = threading.Thread(target=feed_then_drain, name="sandbox-live", daemon=True)
     feeder.start()
     jobs = serve(
-        # a free port, so the demo runs beside a daemon; a sample every 5 s gives the status
-        # page's plots points within a short live run
+        # a sample every 5 s gives the status page's plots points within a short live run
         settings.model_copy(
-            update={
-                "daemon_port": 0,
-                "daemon_history_every_seconds": min(5, settings.daemon_history_every_seconds),
-            }
+            update={"daemon_history_every_seconds": min(5, settings.daemon_history_every_seconds)}
         ),
         warehouse,
         stop=stop,
@@ -115,6 +183,7 @@ def _run_live(settings: Settings, warehouse: Any, seconds: float, rate: float) -
     )
     stop.set()
     print_summary("  Live feed (rows written per A2 table)", fed or {"nothing": 0})
+    print_summary("  Recipients acting in Altinn 3 (answered 200 per action)", acted or {"none": 0})
     for name, counts in jobs.items():
         runs_of = counts.get("runs", 0)
         print_summary(f"  Daemon job {name} ({runs_of} runs; counts are totals over them)", counts)
@@ -153,8 +222,16 @@ def run_demo(size: int, seed: int, live_seconds: float | None = None, rate: floa
 
     from flytt.pipeline import run_build, run_expose, run_load, run_migrate, run_sync
     from sandbox.a2.generate import generate_a2
+    from sandbox.serve import free_port
 
-    with _replicas(settings) as live:
+    storage_url = None
+    if live_seconds:
+        # the daemon of the live run listens here, a free port so that the demo runs beside
+        # another daemon; the A3 replica sends its SBL-bridge calls to it
+        settings = settings.model_copy(update={"daemon_port": free_port(settings.daemon_host)})
+        storage_url = f"http://{settings.daemon_host}:{settings.daemon_port}"
+    with _replicas(settings, storage_url) as replicas:
+        live = replicas.settings
         steps: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
             ("sandbox", "Sandbox A2 database", lambda: generate_a2(live, size=size, seed=seed)),
             ("load", "Load A2 → a2_raw", lambda: run_load(live, warehouse)),
@@ -195,6 +272,7 @@ def run_demo(size: int, seed: int, live_seconds: float | None = None, rate: floa
                     warehouse,
                     live_seconds,
                     rate,
+                    replicas,
                 )
                 run.counts["live_seconds"] = live_seconds
     out.rule("Report")

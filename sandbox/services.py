@@ -8,7 +8,11 @@
 * Resource Registry (`sandbox.resource_registry`);
 * Dialogporten (`sandbox.dialogporten`, issue #5), told which resources exist by the Resource
   Registry replica;
-* the A3 Correspondence migration API (`sandbox.a3`), creating dialogs in that Dialogporten.
+* the A3 Correspondence API (`sandbox.a3`): the migration API, creating dialogs in that
+  Dialogporten, and the recipients' endpoints, which send their reads, confirmations and
+  purges of migrated correspondences to an SBL-bridge URL (`storage_url`: the flytt daemon);
+* the A2 SBL bridge (`sandbox.a2.bridge`) on the sandbox A2 database, which the daemon's
+  `bridge` job calls (`LazyA2Bridge`: the database may be generated after the start).
 
 Each app is wrapped in `sandbox.faults.FaultMiddleware`; faults are off unless `faults` says
 otherwise, and can be changed at run time over HTTP (`PUT <base>/sandbox/fault-plan`) or via
@@ -26,6 +30,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
+from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -44,8 +49,13 @@ from sandbox.resource_registry.app import create_app as create_registry
 from sandbox.resource_registry.app import resource_exists
 from sandbox.serve import free_port, serve_in_thread
 
-NAMES = ("maskinporten", "resource_registry", "dialogporten", "a3")
+NAMES = ("maskinporten", "resource_registry", "dialogporten", "a3", "a2_bridge")
 A3_PLATFORM_CLIENT = "altinn-correspondence-sandbox"
+SBL_BRIDGE_SCOPES = ["altinn:correspondence.sblbridge"]
+"""What A3 asked Maskinporten for to call Storage's SBL bridge."""
+STORAGE_RETRY_SCALE = 0.05
+"""The sandbox A3's Hangfire retry delays of its SBL-bridge calls, as a share of the real ones
+(15 s and more), so a demo sees a failed call retried within seconds."""
 DIALOGPORTEN_SCOPES = [
     "digdir:dialogporten.serviceprovider",
     "digdir:dialogporten.serviceprovider.admin",
@@ -98,19 +108,21 @@ def sandbox_database(warehouse: Warehouse) -> Warehouse:
 
 
 class _TokenCache:
-    """Tokens the A3 replica uses towards Dialogporten, minted by the Maskinporten replica."""
+    """Tokens the A3 replica uses towards Dialogporten (or, with `scopes`, towards Storage's
+    SBL bridge), minted by the Maskinporten replica."""
 
-    def __init__(self, replica: MaskinportenReplica, issuer: str) -> None:
+    def __init__(
+        self, replica: MaskinportenReplica, issuer: str, scopes: list[str] | None = None
+    ) -> None:
         self.replica, self.issuer = replica, issuer
+        self.scopes = scopes or DIALOGPORTEN_SCOPES
         self._token, self._until = "", 0.0
         self._lock = threading.Lock()
 
     def __call__(self) -> str:
         with self._lock:
             if time.monotonic() >= self._until:
-                body = self.replica.issue_token(
-                    A3_PLATFORM_CLIENT, DIALOGPORTEN_SCOPES, self.issuer
-                )
+                body = self.replica.issue_token(A3_PLATFORM_CLIENT, self.scopes, self.issuer)
                 self._token = str(body["access_token"])
                 self._until = time.monotonic() + int(body["expires_in"]) - 30
             return self._token
@@ -146,6 +158,7 @@ def start_replicas(
     faults: dict[str, FaultPlan] | None = None,
     fixed_ports: bool = False,
     host: str = "127.0.0.1",
+    storage_url: str | None = None,
 ) -> Iterator[Replicas]:
     """Serve all replicas until the block exits; yield `Replicas`.
 
@@ -155,6 +168,9 @@ def start_replicas(
         fixed_ports: serve on the ports of the configured URLs (`flytt sandbox serve`)
             instead of free ones.
         host: interface to listen on.
+        storage_url: where the A3 replica sends its SBL-bridge calls (the base of
+            `/storage/api/v1/sblbridge/synccorrespondenceevent`: a flytt daemon, e.g.
+            `http://127.0.0.1:9480`); None: no calls (A3's `DisableCallsToAltinn2`).
 
     Raises:
         UserError: the warehouse cannot be reached.
@@ -172,7 +188,8 @@ def start_replicas(
         "a3": settings.a3_base_url,
         "dialogporten": settings.dialogporten_base_url,
         "resource_registry": settings.resource_registry_base_url,
-        "maskinporten": settings.maskinporten_token_url.rsplit("/", 1)[0],
+        "maskinporten": settings.maskinporten_base(),
+        "a2_bridge": settings.a2_bridge_base_url,
     }
     ports = {
         name: (urlsplit(configured[name]).port or 80) if fixed_ports else free_port(host)
@@ -189,13 +206,20 @@ def start_replicas(
     apps["resource_registry"] = registry
     apps["dialogporten"] = _dialogporten(verifier, registry.state.engine)
     dialogporten_url = urls["dialogporten"] if apps["dialogporten"] is not None else None
+    parties = A2PartyLookup(settings)
     apps["a3"] = create_a3(
         db_url,
         verifier,
         dialogporten_base_url=dialogporten_url,
         dialogporten_token=_TokenCache(mp, issuer),
-        register=SandboxRegister(A2PartyLookup(settings)),
+        register=SandboxRegister(parties),
+        party_id_of=parties.party_id,
+        party_uuid_of=parties.party_uuid,
+        storage_base_url=storage_url,
+        storage_token=_TokenCache(mp, issuer, SBL_BRIDGE_SCOPES),
+        storage_retry_scale=STORAGE_RETRY_SCALE,
     )
+    apps["a2_bridge"] = cast(FastAPI, LazyA2Bridge(settings))
 
     out = Replicas(settings=settings, sandbox_database_url=db_url, maskinporten=mp)
     with ExitStack() as stack:
@@ -215,6 +239,7 @@ def start_replicas(
             "maskinporten_token_url": f"{out.urls['maskinporten']}/token",
             "maskinporten_key_file": key_file,
             "maskinporten_key": None,
+            "a2_bridge_base_url": f"{out.urls['a2_bridge']}/serviceengine/api/",
         }
         if "dialogporten" in out.urls:
             update["dialogporten_base_url"] = out.urls["dialogporten"]
@@ -248,11 +273,14 @@ def serve_until_interrupted(settings: Settings) -> None:
     from flytt.errors import UserError
 
     try:
-        with start_replicas(settings, fixed_ports=True) as replicas:
+        # A3's SBL-bridge calls go to where `flytt daemon` listens with these settings
+        storage = f"http://{settings.daemon_host}:{settings.daemon_port}"
+        with start_replicas(settings, fixed_ports=True, storage_url=storage) as replicas:
             for name, url in replicas.urls.items():
                 out.print(f"{name:18} {url}")
             out.print(f"{'client id':18} {replicas.settings.maskinporten_client_id}")
             out.print(f"{'client key file':18} {replicas.settings.maskinporten_key_file}")
+            out.print(f"{'A3 → SBL bridge':18} {storage} (run `flytt daemon` to receive)")
             out.print("Faults: PUT <url>/sandbox/fault-plan with a JSON plan. Ctrl-C stops.")
             out.print(
                 "To run the steps by hand against these replicas, in another terminal:\n"
@@ -273,6 +301,54 @@ def serve_until_interrupted(settings: Settings) -> None:
             f"A sandbox replica could not start ({exc}); free its port or change "
             "the FLYTT_*_BASE_URL settings."
         ) from None
+
+
+class LazyA2Bridge:
+    """ASGI app: the A2 SBL-bridge replica (`sandbox.a2.bridge`) on the sandbox A2 database of
+    `settings`, created at its first call, since the database may be generated after the
+    replicas start. Until a generated database is there, every call is answered 503 with one
+    line saying to run `flytt sandbox a2` (the daemon's `bridge` job keeps its events pending
+    and tries again)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: FastAPI | None = None
+        self._lock = threading.Lock()
+
+    def _bridge(self) -> FastAPI | None:
+        with self._lock:
+            if self.app is None:
+                from loaders.source import resolve_a2_url
+                from sandbox.a2.bridge import create_app as create_a2_bridge
+
+                try:
+                    self.app = create_a2_bridge(resolve_a2_url(self.settings))
+                except ValueError:
+                    return None
+            return self.app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self.app is not None:
+                        self.app.state.engine.dispose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        from fastapi.concurrency import run_in_threadpool
+        from fastapi.responses import PlainTextResponse
+
+        app = await run_in_threadpool(self._bridge)
+        if app is None:
+            answer = PlainTextResponse(
+                "No generated sandbox A2 database yet; run `flytt sandbox a2`.", status_code=503
+            )
+            await answer(scope, receive, send)
+            return
+        await app(scope, receive, send)
 
 
 class A2PartyLookup:
@@ -316,3 +392,44 @@ class A2PartyLookup:
         if username:
             return f"urn:altinn:person:legacy-selfidentified:{username}"
         return None
+
+    def party_uuid(self, urn: str) -> UUID | None:
+        """The party UUID (`a2_party.party_uuid`) of a recipient URN, as `party_id` finds the
+        party; None when it is not there."""
+        found = self._find(urn, "party_uuid")
+        return None if found is None else UUID(str(found))
+
+    def party_id(self, urn: str) -> int | None:
+        """The A2 party id of a recipient URN (`urn:altinn:person:identifier-no:<ssn>`,
+        `urn:altinn:organization:identifier-no:<orgno>`,
+        `urn:altinn:person:legacy-selfidentified:<username>`), or None when the A2 source or
+        the party is not there (as Register answers for a party it does not know)."""
+        found = self._find(urn, "party_id")
+        return None if found is None else int(found)
+
+    def _find(self, urn: str, column: str) -> Any:
+        """`column` of the party with the lowest id that `urn` names, or None."""
+        columns = {
+            "urn:altinn:person:identifier-no:": "ssn",
+            "urn:altinn:organization:identifier-no:": "org_number",
+            "urn:altinn:person:legacy-selfidentified:": "username",
+        }
+        prefix = next((p for p in columns if urn.lower().startswith(p)), None)
+        if prefix is None:
+            return None
+        try:
+            if self._engine is None:
+                from loaders.source import resolve_a2_url
+
+                self._engine = sa.create_engine(resolve_a2_url(self.settings))
+            with self._engine.connect() as conn:
+                found = conn.execute(
+                    sa.text(
+                        f"select {column} from a2_party where {columns[prefix]} = :value "
+                        "order by party_id limit 1"
+                    ),
+                    {"value": urn[len(prefix) :]},
+                ).scalar()
+        except Exception:  # no source yet, no table: Register "does not know" the party
+            return None
+        return found

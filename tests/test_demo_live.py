@@ -1,5 +1,7 @@
 """`flytt demo --live`: after the one-off demo, the daemon carries new sandbox correspondences
-to Dialogporten as they arrive (steps 2.1 and 6), on the embedded default.
+to Dialogporten as they arrive (steps 2.1 and 6), and status changes both ways (step 2.2: the
+live A2 feed's to A3, the simulated recipients' reads, confirmations and purges in A3 to A2),
+on the embedded default.
 
 Correctness only: the latency figures are printed and measured by the steady-state benchmark
 (README "Benchmarks"), never asserted against a clock here.
@@ -18,6 +20,8 @@ from .cli import run_flytt
 from .test_demo import _replica_url, _servers_for
 
 SIZE = "300"
+ROUTE_TYPES = {"syncmarkasread": "read", "syncconfirm": "confirm", "syncdelete": "delete"}
+"""A2 bridge route → the event type A3 sent (Altinn Storage `CorrespondenceClient.cs`)."""
 
 
 @pytest.fixture()
@@ -51,6 +55,12 @@ def test_demo_live_carries_every_new_message_to_dialogporten(data_dir: Path) -> 
     assert synced["sent"] > 0 and synced["pending"] == 0, synced
     assert synced["failed"] == 0 and synced["retrying"] == 0, synced
     assert steps["2.2"]["state"] == "running"
+    # and the recipients' actions in A3 reached A2, none waits or failed, none came back
+    back = report["sync"]["a3_to_a2"]
+    assert back["applied"] > 0 and back["pending"] == 0 and back["failed"] == 0, back
+    assert report["sync"]["echoes_suppressed"] > 0, report["sync"]
+    assert report["sync"]["mismatches"] == 0, report["sync"]["mismatched_events"]
+    assert "Recipients acting in Altinn 3" in res.stdout
     latency = report["steady_state"]
     assert latency["count"] == steps["6"]["new_available"] >= 1
     assert 0 < latency["p50_s"] <= latency["p95_s"] <= latency["max_s"]
@@ -70,7 +80,29 @@ def test_demo_live_carries_every_new_message_to_dialogporten(data_dir: Path) -> 
                 ),
                 {"s": started},
             ).all()
+        with warehouse.connect() as conn:
+            applied = conn.execute(
+                sa.text(
+                    "select a2_correspondence_id, event_type, party_id, event_timestamp "
+                    "from flytt.bridge_inbox where outcome = 'applied'"
+                )
+            ).all()
         with replica.connect() as conn:
+            # no A3 status twice (A3 keys its statuses to the second: a3-correspondence §1.7)
+            doubled = conn.execute(
+                sa.text(
+                    'select "CorrespondenceId", "Status", count(*) '
+                    'from correspondence."CorrespondenceStatuses" '
+                    'group by 1, 2, date_trunc(\'second\', "StatusChanged"), "PartyUuid" '
+                    "having count(*) > 1"
+                )
+            ).all()
+            migrated_twice = conn.execute(
+                sa.text(
+                    'select "Altinn2CorrespondenceId" from correspondence."Correspondences" '
+                    'where "Altinn2CorrespondenceId" is not null group by 1 having count(*) > 1'
+                )
+            ).all()
             in_a3 = dict(
                 conn.execute(
                     sa.text(
@@ -84,6 +116,23 @@ def test_demo_live_carries_every_new_message_to_dialogporten(data_dir: Path) -> 
     finally:
         warehouse.dispose()
         replica.dispose()
+    assert doubled == [] and migrated_twice == []
+    # each event the A2 bridge took is a status row it wrote into the sandbox A2 database
+    a2 = sa.create_engine(f"sqlite:///{data_dir / 'a2.sqlite'}")
+    try:
+        with a2.connect() as conn:
+            written = {
+                (int(r[0]), ROUTE_TYPES[r[1]], int(r[2]))
+                for r in conn.execute(
+                    sa.text(
+                        "select se_reportee_element_id, route, party_id "
+                        "from sandbox_a2_bridge_event"
+                    )
+                )
+            }
+    finally:
+        a2.dispose()
+    assert {(int(r[0]), r[1], int(r[2])) for r in applied} <= written
     assert rows and {r[1] for r in rows} == {"available"}
     assert all(r[2] is not None for r in rows)
     assert in_a3 == {r[0]: 1 for r in rows}

@@ -56,8 +56,8 @@ What is written (one transaction)
      bridge (A2 itself keeps no such mark; the contract tables get no extra column).
   W4 the counters are read and written back under a lock on the `sandbox_meta` row `complete`
      (row lock on PostgreSQL/MariaDB, database write lock on SQLite), so concurrent calls get
-     distinct ids. `flytt sandbox a2 --live` keeps its counters in memory from its start: do not
-     run it at the same time as this app on one database (run it after; it continues).
+     distinct ids (`writer.lock_counters`; `flytt sandbox a2 --live` takes the same lock, so
+     both may write to one sandbox at once).
 
 Not modelled: authentication (Storage sends none [public]), the element's visibility or
 reservation, who may delete organisations' messages (a2-model §1.6), archive and trash (A2 → A3
@@ -82,7 +82,7 @@ from loaders.contract import metadata
 from sandbox.a2.config import DEFAULT_CONFIG
 from sandbox.a2.correspondences import Context, apply_status
 from sandbox.a2.world import Sequences, World
-from sandbox.a2.writer import sandbox_meta, write_meta
+from sandbox.a2.writer import lock_counters, sandbox_meta, write_meta
 
 BASE = "/serviceengine/api/"
 ROUTES: dict[str, tuple[str, int]] = {
@@ -92,6 +92,8 @@ ROUTES: dict[str, tuple[str, int]] = {
 }
 """Route name → (event type as A3/Storage name it, A2 internal status written)."""
 
+_COUNTERS = ("status_event_id", "row_version", "archive_id")
+"""The sandbox counters a bridge call may advance."""
 _INT_MAX = 2**31 - 1
 _EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
 _LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
@@ -243,11 +245,7 @@ def apply_call(conn: Connection, call: SyncCall, zone: ZoneInfo) -> str:
     corr, events = _T["a2_correspondence"], _T["a2_correspondence_status_event"]
     _, status = ROUTES[call.route]
     # W4: serialise every writer of the counters (row lock / SQLite write lock) before reading.
-    conn.execute(
-        sandbox_meta.update()
-        .where(sandbox_meta.c.key == "complete")
-        .values(value=sandbox_meta.c.value)
-    )
+    counters = lock_counters(conn)
     row = (
         conn.execute(
             sa.select(corr).where(corr.c.se_reportee_element_id == call.se_reportee_element_id)
@@ -284,7 +282,7 @@ def apply_call(conn: Connection, call: SyncCall, zone: ZoneInfo) -> str:
     user = conn.execute(
         sa.select(sa.func.min(users.c.user_id)).where(users.c.party_id == call.party_id)
     ).scalar_one_or_none()
-    seq = _sequences(conn)
+    seq = Sequences({k: v for k, v in counters.items() if k in _COUNTERS})
     current = dict(row)
     event = {
         "status_event_id": seq.next("status_event_id"),
@@ -326,16 +324,6 @@ def _positive_int(query: dict[str, str], name: str) -> int:
     if not re.fullmatch(r"[+-]?[0-9]{1,10}", raw) or not 0 < int(raw) <= _INT_MAX:
         raise Refused(400, f"{name} must be a positive integer.")
     return int(raw)
-
-
-def _sequences(conn: Connection) -> Sequences:
-    """The sandbox counters as they are in `sandbox_meta` now (read under the W4 lock)."""
-    rows = conn.execute(
-        sa.select(sandbox_meta.c.key, sandbox_meta.c.value).where(
-            sandbox_meta.c.key.in_(["seq.status_event_id", "seq.row_version", "seq.archive_id"])
-        )
-    )
-    return Sequences({str(k).removeprefix("seq."): int(str(v)) for k, v in rows})
 
 
 def _context(seq: Sequences, zone: ZoneInfo) -> Context:

@@ -38,7 +38,7 @@ from sandbox.a2.correspondences import (
     apply_status,
 )
 from sandbox.a2.world import Rows, Sequences, build_world
-from sandbox.a2.writer import insert_rows, read_meta, write_meta
+from sandbox.a2.writer import insert_rows, lock_counters, read_meta, write_meta
 
 _T = metadata.tables
 
@@ -95,6 +95,9 @@ def run_live(
             ctx = Context(config=config, world=world, seq=seq, zone=zone, end_ts=now)
             step: dict[str, set[Any]] = defaultdict(set)
             with engine.begin() as conn:
+                # another writer (the SBL-bridge replica) may have handed out ids since
+                for name, value in lock_counters(conn).items():
+                    seq.values[name] = max(seq.values.get(name, value), value)
                 x = rng.random()
                 if x < 0.5:
                     _new_correspondence(ctx, rng, conn, step, now)

@@ -42,6 +42,23 @@ def write_meta(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(sandbox_meta.insert(), [{"key": k, "value": str(v)} for k, v in values.items()])
 
 
+def lock_counters(conn: Connection) -> dict[str, int]:
+    """Serialise every writer of the sandbox's id counters for the rest of the transaction
+    `conn` (a no-op update of the `complete` row: a row lock on PostgreSQL and MariaDB, the
+    database write lock on SQLite), then read them: `{"status_event_id": n, ...}` without the
+    `seq.` prefix. `flytt sandbox a2 --live` and the A2 SBL-bridge replica both write to one
+    sandbox; each takes this lock before it hands out ids, so they never hand out one twice."""
+    conn.execute(
+        sandbox_meta.update()
+        .where(sandbox_meta.c.key == "complete")
+        .values(value=sandbox_meta.c.value)
+    )
+    rows = conn.execute(
+        sa.select(sandbox_meta.c.key, sandbox_meta.c.value).where(sandbox_meta.c.key.like("seq.%"))
+    )
+    return {str(k).removeprefix("seq."): int(str(v)) for k, v in rows}
+
+
 def recreate(engine: Engine) -> None:
     """Drop and create every contract table and `sandbox_meta` (an empty sandbox)."""
     if engine.dialect.name == "sqlite":
@@ -55,7 +72,8 @@ def recreate(engine: Engine) -> None:
 
 def insert_rows(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     """Bulk-insert `rows` (table name → row dicts) in contract order; return counts."""
-    if conn.dialect.name == "sqlite":
+    # SQLite refuses the pragma inside a transaction (e.g. after `lock_counters`)
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         conn.exec_driver_sql("pragma synchronous = off")
     counts: dict[str, int] = {}
     for name in LOAD_CONTRACTS:

@@ -16,6 +16,10 @@ Every call needs a Maskinporten bearer token with scope `altinn:correspondence.m
 (issuer and lifetime checked, audience not; 401 without, 403 without the scope). A given
 `Accept` header that does not allow JSON gives 406. Errors are ProblemDetails (`problems`).
 The app's OpenAPI document is committed as `sandbox/openapi/a3-migration.json`.
+
+The end-user (recipient) endpoints under `/correspondence/api/v1/correspondence` live in
+`recipient.py` (not in that document); the SBL-bridge jobs they enqueue are run by
+`storage_sync.SblBridgeWorker`, started and stopped with the app.
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ from sandbox.a3.models import (
     forwarding_errors,
 )
 from sandbox.a3.problems import A3Error, domain_problem, server_error, validation_problem
+from sandbox.a3.recipient import RecipientActions, build_router
 from sandbox.a3.register import SandboxRegister
+from sandbox.a3.storage_sync import SblBridgeWorker
 from sandbox.a3.tables import create_tables
 from sandbox.a3.tables import service_owners as service_owners_table
 from sandbox.maskinporten.tokens import TokenRejected, TokenVerifier
@@ -118,6 +124,11 @@ def create_app(
     public_base_url: str = "https://platform.altinn.no",
     register: SandboxRegister | None = None,
     service_owners: dict[str, str] | None = None,
+    party_id_of: Callable[[str], int | None] | None = None,
+    party_uuid_of: Callable[[str], UUID | None] | None = None,
+    storage_base_url: str | None = None,
+    storage_token: Callable[[], str] | None = None,
+    storage_retry_scale: float = 1.0,
 ) -> FastAPI:
     """Build the A3 migration API replica.
 
@@ -132,10 +143,24 @@ def create_app(
         register: party look-ups for dialog activities (default: synthetic person URNs).
         service_owners: org number → org code rows for `ServiceOwners` (resolves
             ServiceOwnerId as A3 does; empty: ServiceOwnerId stays null).
+        party_id_of: Register for the recipient endpoints: a party URN
+            (`urn:altinn:person:identifier-no:<ssn>`, `urn:altinn:organization:identifier-no:
+            <orgno>`) → its A2 party id, None when unknown (the action then fails with 4002, as
+            A3 does when Register does not know the caller). None: no party is known.
+        party_uuid_of: the same URN → the party's UUID (Register's `Party.Uuid`, stored as
+            PartyUuid of the user's status rows); None or answering None: `uuid5(NAMESPACE_URL,
+            urn)` stands in.
+        storage_base_url: Altinn platform base for the SBL-bridge calls
+            (`{base}/storage/api/v1/sblbridge/synccorrespondenceevent`); None = A3's
+            `DisableCallsToAltinn2`: jobs succeed without a call.
+        storage_token: returns a bearer token with scope `altinn:correspondence.sblbridge`.
+        storage_retry_scale: factor on Hangfire's retry delays of those jobs (1.0 = real
+            seconds, 15 s and more; the sandbox may shorten them, e.g. 0.01).
 
     Returns:
-        The app; `app.state.engine`, `app.state.handler`, `app.state.make_available` and
-        `app.state.register` are exposed for tests and the inspect helpers.
+        The app; `app.state.engine`, `app.state.handler`, `app.state.make_available`,
+        `app.state.register`, `app.state.recipient` (`RecipientActions`) and
+        `app.state.sbl_bridge` (`SblBridgeWorker`) are exposed for tests and the inspect helpers.
     """
     engine = sa.create_engine(
         database_url,
@@ -165,11 +190,24 @@ def create_app(
     handler = MigrationHandler(
         engine, on_make_available=enqueue_make_available, on_events_added=enqueue_dialog_refresh
     )
+    sbl_bridge = SblBridgeWorker(
+        engine, storage_base_url, storage_token, retry_scale=storage_retry_scale
+    )
+    recipient = RecipientActions(
+        engine,
+        register,
+        party_id_of=party_id_of,
+        party_uuid_of=party_uuid_of,
+        on_dialog_refresh=enqueue_dialog_refresh,
+        on_job_enqueued=sbl_bridge.wake,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(prepare_database, engine, service_owners or {})
+        sbl_bridge.start()
         yield
+        await run_in_threadpool(sbl_bridge.stop)
         jobs.shutdown(wait=True, cancel_futures=True)
         engine.dispose()
 
@@ -187,6 +225,8 @@ def create_app(
     app.state.handler = handler
     app.state.make_available = maker
     app.state.register = register
+    app.state.recipient = recipient
+    app.state.sbl_bridge = sbl_bridge
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -311,6 +351,8 @@ def create_app(
         """Sync notification events of a migrated correspondence (§1.7)."""
         handler.sync_notifications(body.correspondenceId, body.syncedNotificationEvents)
         return body.correspondenceId
+
+    app.include_router(build_router(recipient))
 
     paths: dict[str, str] = {}
 

@@ -8,7 +8,9 @@ Deviations, all invisible to an API client:
 * `PropertyList` is `jsonb` instead of `hstore` (the embedded PostgreSQL ships no `hstore`).
 * Blob storage is the table `sandbox_storage."Blobs"` (A3 uses Azure Blob Storage).
 * Tables the migration never writes (NotificationTemplates, ConfidentialReminders,
-  CorrespondenceFetches, StorageProviders) and Hangfire's schema are left out.
+  StorageProviders) and Hangfire's schema are left out. `CorrespondenceFetches` is there for the
+  recipient endpoints (`recipient.py`), and the Hangfire jobs that call Altinn Storage's SBL
+  bridge are modelled by `sandbox_hangfire.sbl_bridge_jobs` (`storage_sync.py`).
 """
 
 from __future__ import annotations
@@ -241,6 +243,46 @@ idempotency_keys = sa.Table(
     sa.Column("IdempotencyType", sa.Integer, nullable=False),
 )
 
+fetches = sa.Table(
+    "CorrespondenceFetches",
+    metadata,
+    # CorrespondenceStatusFetchedEntity (src/Altinn.Correspondence.Core/Models/Entities/
+    # CorrespondenceStatusFetchedEntity.cs): the Fetched (3) rows of the recipient API.
+    sa.Column("Id", _uuid, primary_key=True),
+    sa.Column("Status", sa.Integer, nullable=False),
+    sa.Column("StatusText", sa.Text, nullable=False),
+    sa.Column("StatusChanged", _ts, nullable=False),
+    sa.Column("CorrespondenceId", _uuid, _fk("Correspondences"), nullable=False, index=True),
+    sa.Column("PartyUuid", _uuid, nullable=False),
+    sa.Column("SyncedFromAltinn2", _ts),
+)
+
+HANGFIRE_SCHEMA = "sandbox_hangfire"
+hangfire_metadata = sa.MetaData(schema=HANGFIRE_SCHEMA)
+sbl_bridge_jobs = sa.Table(
+    "sbl_bridge_jobs",
+    hangfire_metadata,
+    # The durable Hangfire jobs `IAltinnStorageService.SyncCorrespondenceEventToSblBridge`
+    # (A3 keeps Hangfire's tables in its own PostgreSQL database, so the enqueue commits with
+    # the status row). Drained by `storage_sync.SblBridgeWorker`.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("correspondence_id", _uuid, nullable=False, index=True),
+    sa.Column("payload", JSONB, nullable=False, comment="the JSON body sent to Storage"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", _ts, nullable=False),
+    sa.Column(
+        "state",
+        sa.Text,
+        nullable=False,
+        server_default="enqueued",
+        comment="enqueued | succeeded | failed (Hangfire's states)",
+    ),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", _ts, nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", _ts),
+    sa.Index("ix_sbl_bridge_jobs_due", "state", "next_attempt_at"),
+)
+
 storage_metadata = sa.MetaData(schema="sandbox_storage")
 blobs = sa.Table(
     "Blobs",
@@ -253,12 +295,15 @@ blobs = sa.Table(
 
 
 def create_tables(engine: sa.Engine) -> None:
-    """Create schemas `correspondence` and `sandbox_storage` and their tables (idempotent).
+    """Create schemas `correspondence`, `sandbox_storage` and `sandbox_hangfire` and their tables
+    (idempotent).
 
     Existing rows are kept, so a restarted replica still knows what it received.
     """
     with engine.begin() as conn:
         conn.execute(sa.text(f"create schema if not exists {SCHEMA}"))
         conn.execute(sa.text("create schema if not exists sandbox_storage"))
+        conn.execute(sa.text(f"create schema if not exists {HANGFIRE_SCHEMA}"))
         metadata.create_all(conn, checkfirst=True)
         storage_metadata.create_all(conn, checkfirst=True)
+        hangfire_metadata.create_all(conn, checkfirst=True)

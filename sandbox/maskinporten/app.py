@@ -105,9 +105,18 @@ class MaskinportenReplica:
         return public_pem(self.signing_key)
 
     def issue_token(
-        self, client_id: str, scopes: list[str], issuer: str, org_no: str = "991825827"
+        self,
+        client_id: str,
+        scopes: list[str],
+        issuer: str,
+        org_no: str = "991825827",
+        extra_claims: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Mint an access token for `client_id` (no assertion check; used by `/token`).
+
+        `extra_claims` are added to (and override) the claims, e.g. `{"pid": "<ssn>"}` for a
+        token that acts for a person as an ID-porten/Altinn token does, or another `consumer`
+        organisation; `/token` never passes any (tests and simulators only).
 
         Returns:
             The token response body: access_token, token_type, expires_in, scope.
@@ -124,6 +133,7 @@ class MaskinportenReplica:
             "exp": now + self.token_lifetime,
             "jti": uuid.uuid4().hex,
         }
+        claims.update(extra_claims or {})
         token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.kid})
         return {
             "access_token": token,

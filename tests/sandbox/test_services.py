@@ -70,7 +70,14 @@ def test_settings_point_at_the_replicas(replicas, settings) -> None:
     assert live.maskinporten_token_url == replicas.urls["maskinporten"] + "/token"
     assert live.maskinporten_key_file.is_file()
     assert live.maskinporten_key_file.is_relative_to(settings.data_dir)
-    assert set(replicas.urls) == {"maskinporten", "resource_registry", "dialogporten", "a3"}
+    assert set(replicas.urls) == {
+        "maskinporten",
+        "resource_registry",
+        "dialogporten",
+        "a3",
+        "a2_bridge",
+    }
+    assert live.a2_bridge_base_url == replicas.urls["a2_bridge"] + "/serviceengine/api/"
 
 
 def test_resource_attachment_migrate_and_make_available_end_to_end(replicas) -> None:
