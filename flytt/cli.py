@@ -223,7 +223,8 @@ def daemon(
     once: Annotated[
         bool,
         typer.Option(
-            "--once", help="Run one full cycle (load, build, test, migrate, expose) and exit."
+            "--once",
+            help="Run one full cycle (load, build, test, migrate, sync, bridge, expose) and exit.",
         ),
     ] = False,
 ) -> None:

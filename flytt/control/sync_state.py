@@ -277,7 +277,8 @@ def load_age_seconds(load_id: str | None, now: datetime) -> float | None:
 
 def summary(conn: sa.Connection) -> dict[str, Any]:
     """Step 2.2 A2 → A3 in numbers (`flytt report --json` `sync.a2_to_a3`, `flytt status`):
-    `sent` and `skipped_by_rule` events so far, `pending` events A3 does not have yet (`pending`)
+    `sent` and `skipped_by_rule` events so far, `echoes_suppressed` (not sent because they came
+    from A3 through the SBL bridge), `pending` events A3 does not have yet (`pending`)
     with `oldest_pending_load` (a dlt load id, or None) and `oldest_pending_age_s` (seconds since
     that load), `failed` elements (A3 refused their sync), `retrying` elements (waiting for the
     next attempt) and `last_pass_at` (when the last finished pass began, UTC, or None). Before
