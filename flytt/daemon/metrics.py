@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from flytt import __version__
-from flytt.control import elements
+from flytt.control import bridge_inbox, elements
 from flytt.daemon.jobs import JobOutcome
 from flytt.warehouse import Warehouse
 
@@ -31,12 +31,18 @@ OUTCOME_KEYS = (
     "blocked",
     "verified",
     "mismatches",
+    "events_sent",
+    "applied",
+    "superseded",
+    "echoes_suppressed",
 )
-"""The step counts that become `flytt_element_outcomes_total{job, outcome}`."""
+"""The step counts that become `flytt_element_outcomes_total{job, outcome}` (elements, or
+events for step 2.2's `sync` and `bridge` jobs)."""
 
 
 class _WarehouseCollector(Collector):
-    """Elements per state and the age of the oldest waiting element, read at scrape time."""
+    """Elements per state, the age of the oldest waiting element, and the events A3 sent to
+    the SBL-bridge endpoint per outcome, read at scrape time."""
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
@@ -48,21 +54,39 @@ class _WarehouseCollector(Collector):
         oldest = GaugeMetricFamily(
             "flytt_oldest_waiting_seconds",
             "Age of the oldest element waiting for a step: delivery (step 2.1, since its A2 "
-            "creation) or exposure (steps 5/6, since its delivery); 0 when none waits.",
+            "creation) or exposure (steps 5/6, since its delivery), or of the oldest event from "
+            "A3 waiting to be applied to A2 (step 2.2, since it was received); 0 when none waits.",
             labels=["step"],
+        )
+        inbox = GaugeMetricFamily(
+            "flytt_sbl_bridge_events",
+            "Events A3 sent to the SBL-bridge endpoint (step 2.2 A3 -> A2), by outcome "
+            "(pending, applied, echo, superseded, failed).",
+            labels=["outcome"],
         )
         try:
             with self.warehouse.engine.connect() as conn:
                 counts = elements.count_by_state(conn)
                 delivery, exposure = elements.oldest_waiting(conn)
+                back = bridge_inbox.summary(conn)
         except Exception:  # an unreachable warehouse shows in /readyz, not as a scrape error
             return
         for state, n in sorted(counts.items()):
             by_state.add_metric([str(state)], n)
         oldest.add_metric(["2.1"], delivery or 0.0)
         oldest.add_metric(["5"], exposure or 0.0)
+        oldest.add_metric(["2.2"], back["oldest_pending_age_s"] or 0.0)
+        for outcome, key in (
+            ("pending", "pending"),
+            ("applied", "applied"),
+            ("echo", "echoes"),
+            ("superseded", "superseded"),
+            ("failed", "failed"),
+        ):
+            inbox.add_metric([outcome], back[key])
         yield by_state
         yield oldest
+        yield inbox
 
 
 class DaemonMetrics:

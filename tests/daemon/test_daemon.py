@@ -172,6 +172,7 @@ def test_the_service_answers_health_and_metrics_and_stops_cleanly_on_sigterm(
             "flytt_info{environment=",
             "flytt_elements{",
             "flytt_oldest_waiting_seconds",
+            'flytt_sbl_bridge_events{outcome="pending"} 0.0',
         ):
             assert family in metrics, family
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
