@@ -2,7 +2,9 @@
 
 The endpoint (`syncd.sbl_bridge`, served by the daemon) stores each event in
 `flytt.bridge_inbox`; this pass sends the pending ones, oldest event time first, to the A2 SBL
-bridge as Storage did (`syncd.a2_bridge_client`; reference sync-and-delegations §1.1):
+bridge as Storage did (`syncd.a2_bridge_client`; reference sync-and-delegations §1.1), each
+element's events in the order they happened (a later one waits while an earlier one waits for
+its retry; events out of order were A3 bug #1593):
 
 * an event the last build already shows in A2 (same element, kind, second in UTC and party,
   the de-dup rule of a3-correspondence §1.5.3) is not sent: outcome `echo`, so nothing is
@@ -88,6 +90,7 @@ async def _pass(
     should_stop: Callable[[], bool],
 ) -> dict[str, int]:
     counts: Counter[str] = Counter()
+    held: set[int] = set()  # elements with an event waiting for a retry: the rest waits too
     own = client is None
     bridge = client or A2BridgeClient(settings.a2_bridge_base_url)
     try:
@@ -95,11 +98,14 @@ async def _pass(
             with warehouse.engine.begin() as conn:
                 events = bridge_inbox.due(conn, settings.batch_size)
                 marts = relation_exists(conn, "correspondence_delete_events")
-            if not events:
+            todo = [e for e in events if e.a2_correspondence_id not in held]
+            if not todo:
                 break
-            for event in events:
+            for event in todo:
                 if should_stop():
                     break
+                if event.a2_correspondence_id in held:
+                    continue
                 counts["events"] += 1
                 outcome = await _apply(settings, warehouse, bridge, event, marts)
                 if outcome == "unreachable":
@@ -109,8 +115,8 @@ async def _pass(
                         "FLYTT_A2_BRIDGE_BASE_URL. Nothing is lost: the events stay pending."
                     )
                 counts[outcome] += 1
-            if len(events) < settings.batch_size:
-                break
+                if outcome == "retry_later":
+                    held.add(event.a2_correspondence_id)
     finally:
         if own:
             await bridge.aclose()

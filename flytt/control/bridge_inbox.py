@@ -36,11 +36,19 @@ on conflict (a2_correspondence_id, party_id, event_type, event_timestamp) do upd
 returning event_id, (xmax = 0) as inserted
 """
 
+# An event waits while an earlier one of its element is pending (in backoff, say), so that A2
+# gets each element's events in the order they happened (events out of order: A3 bug #1593).
 DUE = """
-select event_id, a2_correspondence_id, party_id, event_type, event_timestamp, attempts
-from flytt.bridge_inbox
-where outcome = 'pending' and (next_attempt_at is null or next_attempt_at <= now())
-order by event_timestamp, event_id
+select i.event_id, i.a2_correspondence_id, i.party_id, i.event_type, i.event_timestamp,
+       i.attempts
+from flytt.bridge_inbox i
+where i.outcome = 'pending' and (i.next_attempt_at is null or i.next_attempt_at <= now())
+  and not exists (
+    select 1 from flytt.bridge_inbox e
+     where e.a2_correspondence_id = i.a2_correspondence_id and e.outcome = 'pending'
+       and (e.event_timestamp, e.event_id) < (i.event_timestamp, i.event_id)
+  )
+order by i.event_timestamp, i.event_id
 limit :limit
 """
 
@@ -178,7 +186,8 @@ def accept(conn: sa.Connection, a2_id: int, party_id: int, event_type: str, ts: 
 
 
 def due(conn: sa.Connection, limit: int) -> list[InboxEvent]:
-    """Up to `limit` pending events whose (next) attempt is due, oldest event time first."""
+    """Up to `limit` pending events whose (next) attempt is due and that no earlier pending
+    event of the same element waits before, oldest event time first."""
     return [
         InboxEvent(
             int(r.event_id),

@@ -143,6 +143,25 @@ def test_a2_bridge_faults_are_retried_and_nothing_is_written_twice(world: World)
     assert world.a2_events() == [(READ, world.party)]
 
 
+def test_an_event_waits_while_an_earlier_one_of_its_element_waits_for_a_retry(
+    world: World,
+) -> None:
+    t = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    world.receive("read", t)
+    world.receive("confirm", t + timedelta(seconds=30))
+    world.faults.configure(FaultPlan(rate_503=1.0))
+    counts = run_bridge_apply(world.settings, world.warehouse)
+    assert (counts["events"], counts["retry_later"]) == (1, 1)
+    assert world.inbox() == [
+        ("read", "pending", 1, "a2_bridge_http_503"),
+        ("confirm", "pending", 0, None),  # not sent before the read
+    ]
+    world.faults.off()
+    _due_now(world.warehouse)
+    assert run_bridge_apply(world.settings, world.warehouse)["applied"] == 2
+    assert world.a2_events() == [(READ, world.party), (CONFIRMED, world.party)]
+
+
 def test_an_unreachable_a2_bridge_costs_no_attempt(world: World) -> None:
     world.receive("read", datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
     closed = world.settings.model_copy(
