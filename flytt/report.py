@@ -18,7 +18,8 @@ The report document (JSON with `--json`):
                            "failed": n, "retrying": n, "last_pass_at": str|None,
                            "echoes_suppressed": n},
               "a3_to_a2": {"received": n, "applied": n, "pending": n, "failed": n,
-                           "echoes": n, "superseded": n, "retrying": n, "deliveries": n,
+                           "already_in_a2": n, "superseded": n, "retrying": n,
+                           "deliveries": n,
                            "pending_by_error": {code: n}, "oldest_pending_age_s": x|None},
               "echoes_suppressed": n,      # both ways: not sent back where it came from
               "mismatches": n,             # events A3 sent, applied, yet absent from A2
@@ -114,7 +115,7 @@ def collect_report(warehouse: Warehouse, environment: str = "local") -> dict[str
     sync = {
         "a2_to_a3": sync_a2_to_a3,
         "a3_to_a2": sync_a3_to_a2,
-        "echoes_suppressed": sync_a2_to_a3["echoes_suppressed"] + sync_a3_to_a2["echoes"],
+        "echoes_suppressed": (sync_a2_to_a3["echoes_suppressed"] + sync_a3_to_a2["already_in_a2"]),
         "mismatches": len(missing),
         "mismatched_events": missing,
         "sync_failed_by_error": sync_failed,
@@ -209,8 +210,9 @@ def print_report(doc: dict[str, Any]) -> None:
     if back.get("received"):
         out.print(
             f"Sync A3 → A2 (step 2.2): {back['received']} events received, {back['applied']} "
-            f"applied, {back['echoes']} already in A2, {back['superseded']} superseded, "
-            f"{back['pending']} pending, {back['failed']} failed"
+            f"applied, {back['already_in_a2']} already in A2, {back['superseded']} superseded "
+            f"by a deletion in A2, {back['pending']} pending ({back['retrying']} retrying), "
+            f"{back['failed']} failed"
         )
         for code, n in (back.get("pending_by_error") or {}).items():
             out.print(f"  pending events, last error {code}: {n}")
@@ -219,7 +221,13 @@ def print_report(doc: dict[str, Any]) -> None:
             f"  events the A2 bridge refused: {row['error_code']} ({row['events']}); fix the "
             "cause and run `flytt sync --retry-failed`"
         )
-    if (doc.get("sync") or {}).get("mismatches"):
+    sync_doc = doc.get("sync") or {}
+    if sync.get("sent") or back.get("received"):
+        out.print(
+            f"  echoes suppressed (not sent back where they came from): "
+            f"{sync_doc.get('echoes_suppressed', 0)}; mismatches: {sync_doc.get('mismatches', 0)}"
+        )
+    if sync_doc.get("mismatches"):
         out.print(
             f"  {doc['sync']['mismatches']} events the A2 bridge took are not in A2 after a "
             "later load (`flytt report --json` lists them under sync.mismatched_events)"

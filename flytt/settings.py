@@ -18,6 +18,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -266,6 +267,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{bad[0]!r} is not an http(s) URL; give each daemon's status URL, e.g. "
                 "http://HOST:9480/status.json"
+            )
+        return value
+
+    @field_validator("a2_bridge_base_url", "sbl_bridge_token_issuer", "sbl_bridge_jwks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        try:
+            port = parts.port  # raises ValueError for a port outside 0-65535 or not a number
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == 0 or port == -1:
+            raise ValueError(
+                "is not an http(s) URL with a host (and a port from 1 to 65535), e.g. "
+                "https://host/sblbridge/serviceengine/api/"
             )
         return value
 

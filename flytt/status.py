@@ -24,7 +24,7 @@ counted so far. The rules:
   `pending` (in the marts, not in A3 yet, including those of retrying and failed elements)
   with `oldest_pending_age_s` (since its load), `failed` and `retrying` elements; `a3_to_a2`
   holds the events A3 sent to the SBL-bridge endpoint (`flytt.control.bridge_inbox.summary`:
-  `received`, `applied`, `echoes`, `superseded`, `pending`, `retrying`, `failed`,
+  `received`, `applied`, `already_in_a2`, `superseded`, `pending`, `retrying`, `failed`,
   `oldest_pending_age_s` since it was received).
 * 3 and 4 are `not_started` until their jobs exist.
 

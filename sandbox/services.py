@@ -199,7 +199,11 @@ def start_replicas(
 
     issuer = f"{urls['maskinporten']}/"
     mp = MaskinportenReplica(issuer=issuer)
-    mp.register_client(settings.maskinporten_client_id, public_key, DEFAULT_SCOPES)
+    # the flytt client may also take the SBL-bridge scope, so that an operator can call the
+    # daemon's SBL-bridge endpoint by hand as A3 would (README, "Status sync")
+    mp.register_client(
+        settings.maskinporten_client_id, public_key, DEFAULT_SCOPES | set(SBL_BRIDGE_SCOPES)
+    )
     verifier = TokenVerifier(mp.public_key_pem, issuer)
     apps: dict[str, FastAPI | None] = {"maskinporten": create_maskinporten(mp)}
     registry = create_registry(db_url, verifier)

@@ -69,7 +69,7 @@ def run_bridge_apply(
         `superseded`, `failed`, `retry_later`; `busy` 1 when another pass was running.
 
     Raises:
-        UserError: the A2 bridge refused the connection (nothing is lost: the events stay
+        UserError: the A2 bridge cannot be reached (nothing is lost: the events stay
             pending and the next pass sends them).
     """
     with warehouse.engine.connect() as lock_conn, locks.sync_pass(lock_conn, locks.BRIDGE) as mine:
@@ -110,9 +110,10 @@ async def _pass(
                 outcome = await _apply(settings, warehouse, bridge, event, marts)
                 if outcome == "unreachable":
                     raise UserError(
-                        f"The Altinn 2 bridge at {settings.a2_bridge_base_url} refused the "
-                        "connection; start it (the sandbox starts a replica) or check "
-                        "FLYTT_A2_BRIDGE_BASE_URL. Nothing is lost: the events stay pending."
+                        f"The Altinn 2 bridge at {settings.a2_bridge_base_url} cannot be "
+                        "reached (connection refused or host unknown); start it (the sandbox "
+                        "starts a replica) or check FLYTT_A2_BRIDGE_BASE_URL. Nothing is lost: "
+                        "the events stay pending."
                     )
                 counts[outcome] += 1
                 if outcome == "retry_later":

@@ -14,15 +14,17 @@ Rules, from Altinn/altinn-storage `src/Storage/Controllers/SblBridgeController.c
   (`DisableA2Endpoints`; here `settings.a2_endpoints_disabled`);
 * 400 "CorrespondenceId must be larger than zero", "PartyId must be larger than zero",
   "EventTimeStamp must have a valid value.", "Invalid event type: <t> submitted. Valid values:
-  read,confirm,delete." (type trimmed, any case), in that order;
-* a body that is not such JSON: 400 (ASP.NET's model binding; here one line saying what is
-  wrong);
+  read,confirm,delete." (type trimmed, any case; flytt shows `<t>` only when it is a short
+  word), in that order;
+* a body that is not such JSON, an id outside Int32, a time whose UTC instant is outside
+  the years 1-9999: 400 (ASP.NET's model binding; here one line saying what is wrong);
 * 200 when the event is stored (a repeat of a stored event too: it is not stored twice).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 from flytt.control import bridge_inbox
 from flytt.warehouse import Warehouse
 
+_WORD = re.compile(r"[A-Za-z]{1,20}", re.ASCII)
 GONE = "This endpoint is disabled because Altinn 2 is no longer supported."
 
 
@@ -43,16 +46,20 @@ class Answer:
     new: bool = False
 
 
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]{1,20}\s*", re.ASCII)
+
+
 def _integer(value: Any) -> int | None:
-    # Newtonsoft reads JSON numbers and numeric strings into an int; anything else fails binding
+    # Newtonsoft reads JSON numbers and numeric strings into an int; anything else, or a value
+    # outside Int32, fails binding
     if isinstance(value, bool):
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        value = int(value)
     if isinstance(value, int):
         return value if -(2**31) <= value < 2**31 else None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return _integer(int(value.strip()))
     return None
 
 
@@ -70,11 +77,11 @@ def _timestamp(value: Any) -> datetime | None:
         text = f"{head}.{rest}"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:  # without an offset: taken as UTC, the server's zone
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or its UTC instant is outside year 1-9999
         return None
-    if parsed.tzinfo is None:  # a DateTimeOffset without an offset is local time on the server
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse(body: bytes) -> tuple[int, int, datetime | None, str] | str:
@@ -82,7 +89,7 @@ def parse(body: bytes) -> tuple[int, int, datetime | None, str] | str:
     with Storage's defaults for missing members, or return why it cannot be read (a 400)."""
     try:
         document = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return (
             "The request body is not JSON; send "
             "{correspondenceId, partyId, eventTimestamp, eventType}."
@@ -139,7 +146,8 @@ def receive(warehouse: Warehouse, body: bytes, *, a2_disabled: bool = False) -> 
         return Answer(400, "EventTimeStamp must have a valid value.")
     event_type = raw_type.strip().lower()
     if event_type not in bridge_inbox.EVENT_TYPES:
-        shown = raw_type.strip()[:40]
+        # Storage echoes the type; flytt only when it is a short word (no personal data)
+        shown = raw_type.strip() if _WORD.fullmatch(raw_type.strip()) else "(not shown)"
         return Answer(
             400, f"Invalid event type: {shown} submitted. Valid values: read,confirm,delete."
         )

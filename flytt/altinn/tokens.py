@@ -20,6 +20,15 @@ SBL_BRIDGE_SCOPE = "altinn:correspondence.sblbridge"
 """The scope A3 asked Maskinporten for when it called Storage's SBL bridge."""
 
 
+class KeysUnavailable(Exception):
+    """The issuer's keys (JWKS) cannot be fetched: flytt's problem, not the caller's (answer
+    503 and let the caller retry). `reason` says why, without the token."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class TokenRefused(Exception):
     """A call's token is missing or invalid (`status` 401) or lacks the scope (403); `reason`
     says which, without the token."""
@@ -50,8 +59,9 @@ class TokenChecker:
 
         Raises:
             TokenRefused: 401 for a missing, malformed, badly signed, expired or foreign
-                token, or when the issuer's keys cannot be fetched; 403 when the scope is
-                missing.
+                token (or one whose key id is not among the issuer's keys); 403 when the
+                scope is missing. The reason never repeats what the token holds.
+            KeysUnavailable: the issuer's keys cannot be fetched.
         """
         if not authorization or not authorization.lower().startswith("bearer "):
             raise TokenRefused(401, "missing bearer token")
@@ -68,8 +78,12 @@ class TokenChecker:
                 options={"verify_aud": False, "require": ["exp", "iss"]},
                 leeway=5,
             )
-        except jwt.PyJWKClientError as exc:
-            raise TokenRefused(401, f"the issuer's keys are not available ({exc})") from None
+        except jwt.PyJWKClientConnectionError:
+            raise KeysUnavailable(
+                f"the issuer's keys at {self.jwks_url} cannot be fetched"
+            ) from None
+        except jwt.PyJWKClientError:
+            raise TokenRefused(401, "invalid token: not signed by a key of the issuer") from None
         except jwt.PyJWTError as exc:
             raise TokenRefused(401, f"invalid token: {type(exc).__name__}") from None
         if self.scope not in str(claims.get("scope", "")).split():

@@ -289,9 +289,9 @@ def pending_by_error(conn: sa.Connection) -> list[tuple[str, int]]:
 
 def summary(conn: sa.Connection) -> dict[str, Any]:
     """Step 2.2 A3 → A2 in numbers (`flytt report --json` `sync.a3_to_a2`, `flytt status`):
-    `received` distinct events (`deliveries` counts A3's retries too), `applied`, `echoes`
-    (A2 had them already), `superseded` (A2 had deleted the element since), `pending` (of
-    which `retrying` after a failed attempt),
+    `received` distinct events (`deliveries` counts A3's retries too), `applied`,
+    `already_in_a2` (echoes: A2 had them, nothing was sent), `superseded` (A2 had deleted the
+    element since), `pending` (of which `retrying` after a failed attempt),
     `pending_by_error`, `failed` (the A2 bridge refused them) and `oldest_pending_age_s`
     (seconds since the oldest pending event was received, or None)."""
     row = conn.execute(sa.text(TOTALS)).one()
@@ -303,7 +303,7 @@ def summary(conn: sa.Connection) -> dict[str, Any]:
         "received": int(row.received),
         "deliveries": int(row.deliveries),
         "applied": int(row.applied),
-        "echoes": int(row.echoes),
+        "already_in_a2": int(row.echoes),
         "superseded": int(row.superseded),
         "pending": int(row.pending),
         "retrying": int(row.retrying),

@@ -79,7 +79,7 @@ class _WarehouseCollector(Collector):
         for outcome, key in (
             ("pending", "pending"),
             ("applied", "applied"),
-            ("echo", "echoes"),
+            ("echo", "already_in_a2"),
             ("superseded", "superseded"),
             ("failed", "failed"),
         ):

@@ -173,7 +173,10 @@ def serve(
                     settings.daemon_port,
                     metrics.registry,
                     _Readiness(settings, warehouse),
-                    (StatusPage(settings, warehouse), SblBridgeEndpoint(settings, warehouse)),
+                    (
+                        StatusPage(settings, warehouse),
+                        SblBridgeEndpoint(settings, warehouse, metrics.registry),
+                    ),
                 )
             )
         except OSError as exc:

@@ -8,6 +8,7 @@ the issuer's real JWKS as it would from maskinporten.no.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from flytt.daemon.http import serving
 from flytt.warehouse import Warehouse
 from sandbox.maskinporten.app import MaskinportenReplica
 from sandbox.maskinporten.app import create_app as create_maskinporten
-from sandbox.serve import serve_in_thread
+from sandbox.serve import free_port, serve_in_thread
 from tests.conftest import settings_for
 
 SCOPE = "altinn:correspondence.sblbridge"
@@ -108,6 +109,10 @@ def test_a_call_without_a_valid_token_with_the_bridge_scope_is_refused(bridge: B
     assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
     foreign = bridge.post(EVENT, bridge.token(SCOPE, issuer="https://maskinporten.no/"))
     assert foreign.status_code == 401
+    # a key id the issuer never published: refused, and the id is not repeated back
+    other = MaskinportenReplica(issuer=bridge.replica.issuer, kid="<script>12345678901")
+    unknown = bridge.post(EVENT, str(other.issue_token("x", [SCOPE], other.issuer)["access_token"]))
+    assert unknown.status_code == 401 and "12345678901" not in unknown.text
     garbage = bridge.post(EVENT, "not-a-jwt")
     assert garbage.status_code == 401
     wrong_scope = bridge.post(EVENT, bridge.token("altinn:correspondence.migrate"))
@@ -128,6 +133,20 @@ def test_a_call_without_a_valid_token_with_the_bridge_scope_is_refused(bridge: B
         ({**EVENT, "correspondenceId": "twelve"}, "correspondenceId must be a 32-bit integer"),
         (b"{not json", "The request body is not JSON"),
         ([EVENT], "must be a JSON object"),
+        # outside Int32 as a JSON number, an exponent or a string: model binding fails
+        ({**EVENT, "correspondenceId": 3_000_000_000}, "correspondenceId must be a 32-bit"),
+        (b'{"correspondenceId": 1e10, "partyId": 5}', "correspondenceId must be a 32-bit"),
+        ({**EVENT, "partyId": 1e300}, "partyId must be a 32-bit"),
+        ({**EVENT, "partyId": "9" * 5000}, "partyId must be a 32-bit"),
+        ({**EVENT, "partyId": "--5"}, "partyId must be a 32-bit"),
+        ({**EVENT, "partyId": "\u00b2"}, "partyId must be a 32-bit"),  # a superscript two
+        ({**EVENT, "partyId": "\u0661\u0662"}, "partyId must be a 32-bit"),  # Arabic-Indic
+        # a time whose UTC instant falls outside the years 1-9999
+        ({**EVENT, "eventTimestamp": "0001-01-01T00:30:00+01:00"}, "eventTimestamp must be"),
+        ({**EVENT, "eventTimestamp": "9999-12-31T23:30:00-01:00"}, "eventTimestamp must be"),
+        (b"[" * 30000 + b"]" * 30000, "The request body is not JSON"),
+        # the type is echoed as Storage does, but only when it is a short word
+        ({**EVENT, "eventType": "12345678901 Ola Nordmann"}, "Invalid event type: (not shown)"),
     ],
 )
 def test_a_malformed_body_is_a_400_that_says_what_is_wrong(
@@ -137,6 +156,50 @@ def test_a_malformed_body_is_a_400_that_says_what_is_wrong(
     assert answer.status_code == 400
     assert message in answer.text
     assert bridge.inbox() == []
+
+
+def test_a_chunked_body_is_read(bridge: Bridge) -> None:
+    """.NET's `PostAsJsonAsync`, which A3 uses, sends its JSON chunked, without a length."""
+    body = json.dumps(EVENT).encode()
+    parts = iter([body[:10], body[10:]])  # an iterator: httpx sends it chunked
+    answer = httpx.post(
+        bridge.url + PATH,
+        content=parts,
+        headers={"Authorization": f"Bearer {bridge.token(SCOPE)}"},
+        timeout=30,
+    )
+    assert answer.request.headers["Transfer-Encoding"] == "chunked"
+    assert answer.status_code == 200, answer.text
+    assert [e["a2_correspondence_id"] for e in bridge.inbox()] == [4711]
+
+
+def test_keys_that_cannot_be_fetched_are_a_503_not_the_callers_fault(
+    fresh_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    upgrade(fresh_warehouse)
+    replica = MaskinportenReplica()
+    with ExitStack() as stack:
+        mp_url = stack.enter_context(serve_in_thread(create_maskinporten(replica)))
+        replica.issuer = f"{mp_url}/"
+        settings = settings_for(
+            fresh_warehouse,
+            tmp_path,
+            maskinporten_token_url=f"{mp_url}/token",
+            sbl_bridge_jwks_url=f"http://127.0.0.1:{free_port()}/jwk",  # nobody listens
+        )
+        endpoint = SblBridgeEndpoint(settings, fresh_warehouse)
+        port = stack.enter_context(
+            serving("127.0.0.1", 0, CollectorRegistry(), lambda: None, [endpoint])
+        )
+        token = replica.issue_token("a3", [SCOPE], replica.issuer)["access_token"]
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}{PATH}",
+            json=EVENT,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert "127.0.0.1" not in answer.text  # the daemon's own set-up is not the caller's business
 
 
 def test_only_post_is_allowed(bridge: Bridge) -> None:
