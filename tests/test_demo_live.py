@@ -96,6 +96,13 @@ def test_demo_live_carries_every_new_message_to_dialogporten(data_dir: Path) -> 
                     "having count(*) > 1"
                 )
             ).all()
+            # every call A3 made to the daemon's SBL-bridge endpoint went through in the end
+            unsent = conn.execute(
+                sa.text(
+                    "select state, count(*) from sandbox_hangfire.sbl_bridge_jobs "
+                    "where state <> 'succeeded' group by 1"
+                )
+            ).all()
             migrated_twice = conn.execute(
                 sa.text(
                     'select "Altinn2CorrespondenceId" from correspondence."Correspondences" '
@@ -115,7 +122,7 @@ def test_demo_live_carries_every_new_message_to_dialogporten(data_dir: Path) -> 
     finally:
         warehouse.dispose()
         replica.dispose()
-    assert doubled == [] and migrated_twice == []
+    assert doubled == [] and migrated_twice == [] and unsent == []
     # each event the A2 bridge took is a status row it wrote into the sandbox A2 database
     a2 = sa.create_engine(f"sqlite:///{data_dir / 'a2.sqlite'}")
     try:

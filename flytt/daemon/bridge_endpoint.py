@@ -152,7 +152,7 @@ def _read_body(environ: dict[str, Any]) -> bytes | None:
     longer than `MAX_BODY`.
 
     Raises:
-        ValueError: a chunk size line that is not hexadecimal.
+        ValueError: a chunk size line that is not a hexadecimal size.
     """
     stream = environ["wsgi.input"]
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
@@ -160,6 +160,8 @@ def _read_body(environ: dict[str, Any]) -> bytes | None:
         while True:
             size_line = stream.readline(1024).split(b";", 1)[0].strip()
             size = int(size_line or b"0", 16)
+            if size < 0:
+                raise ValueError("a negative chunk size")
             if size == 0:
                 while stream.readline(1024).strip():  # trailer fields, up to the empty line
                     pass

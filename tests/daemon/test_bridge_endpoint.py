@@ -9,6 +9,7 @@ the issuer's real JWKS as it would from maskinporten.no.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -171,6 +172,19 @@ def test_a_chunked_body_is_read(bridge: Bridge) -> None:
     assert answer.request.headers["Transfer-Encoding"] == "chunked"
     assert answer.status_code == 200, answer.text
     assert [e["a2_correspondence_id"] for e in bridge.inbox()] == [4711]
+
+
+def test_a_malformed_chunked_body_is_a_400(bridge: Bridge) -> None:
+    host, port = bridge.url.removeprefix("http://").split(":")
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bridge.token(SCOPE)}"
+        "\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(request.encode())
+        answer = conn.makefile("rb").read().decode()
+    assert answer.startswith("HTTP/1.0 400") and "chunked body is malformed" in answer
+    assert bridge.inbox() == []
 
 
 def test_keys_that_cannot_be_fetched_are_a_503_not_the_callers_fault(
