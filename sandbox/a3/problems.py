@@ -30,9 +30,30 @@ ERRORS: dict[int, tuple[int, str]] = {
     ),
     2002: (502, "Error occurred during upload"),
     2004: (400, "File must have content and has a max file size of 2GB"),
+    # the recipient endpoints (`recipient.py`)
+    1014: (400, "Correspondence has already been purged"),
+    1015: (400, "Could not retrieve highest status for correspondence"),
+    1024: (400, "Correspondence must be fetched before it can be read"),
+    1025: (400, "Correspondence must be fetched before it can be confirmed"),
+    1026: (
+        400,
+        "Cannot archive or delete a correspondence which has not been confirmed when "
+        "confirmation is required",
+    ),
+    1040: (400, "Correspondence is already marked as read"),
+    1041: (400, "Correspondence has already been confirmed"),
+    1043: (400, "Cannot purge correspondence linked to a Dialogporten Transmission"),
+    4001: (
+        401,
+        "You must use an Altinn token, DialogToken or log in to IDPorten as someone with access "
+        "to the resource and organization in Altinn Authorization",
+    ),
+    4002: (400, "Could not retrieve party uuid from lookup in Altinn Register"),
+    4006: (401, "Could not determine caller"),
 }
-"""Error code → (HTTP status, message): the migration-relevant catalogue of §1.8, texts from
-`src/Altinn.Correspondence.Application/Errors.cs` (2004 with `InvalidFileSize("2GB")`)."""
+"""Error code → (HTTP status, message): the migration-relevant catalogue of §1.8 and the
+recipient endpoints' codes, texts from `src/Altinn.Correspondence.Application/Errors.cs`
+(2004 with `InvalidFileSize("2GB")`)."""
 
 
 def _trace() -> str:
@@ -49,10 +70,11 @@ class A3Error(Exception):
 
 STATUS_TYPES: dict[int, tuple[str, str]] = {
     400: ("https://tools.ietf.org/html/rfc9110#section-15.5.1", "Bad Request"),
+    401: ("https://tools.ietf.org/html/rfc9110#section-15.5.2", "Unauthorized"),
     404: ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
     502: ("https://tools.ietf.org/html/rfc9110#section-15.6.3", "Bad Gateway"),
 }
-"""`ProblemDetailsHelper.StatusCodeMappings` for the statuses the migration API answers."""
+"""`ProblemDetailsHelper.StatusCodeMappings` for the statuses the replica's errors have."""
 
 
 def domain_problem(code: int, instance: str = "") -> JSONResponse:

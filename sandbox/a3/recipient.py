@@ -49,7 +49,7 @@ from sandbox.a3 import tables as t
 from sandbox.a3.make_available import DIALOG_ID
 from sandbox.a3.migration import PURGE_IDEMPOTENCY_TYPE, Crash, MigrationHandler, uuid7
 from sandbox.a3.models import ReferenceTypeExt, status_name
-from sandbox.a3.problems import PROBLEM_JSON
+from sandbox.a3.problems import A3Error
 from sandbox.a3.register import SandboxRegister
 from sandbox.maskinporten.tokens import TokenRejected, TokenVerifier
 
@@ -75,35 +75,6 @@ PURGED = frozenset({PURGED_BY_RECIPIENT, PURGED_BY_ALTINN})
 FETCH_DEBOUNCE_S = 15.0
 """`Correspondence_Fetched_Debounce` cache entry lifetime in GetCorrespondenceOverviewHandler."""
 
-ERRORS: dict[int, tuple[int, str]] = {
-    1001: (404, "The requested correspondence was not found"),
-    1014: (400, "Correspondence has already been purged"),
-    1015: (400, "Could not retrieve highest status for correspondence"),
-    1024: (400, "Correspondence must be fetched before it can be read"),
-    1025: (400, "Correspondence must be fetched before it can be confirmed"),
-    1026: (
-        400,
-        "Cannot archive or delete a correspondence which has not been confirmed when "
-        "confirmation is required",
-    ),
-    1040: (400, "Correspondence is already marked as read"),
-    1041: (400, "Correspondence has already been confirmed"),
-    1043: (400, "Cannot purge correspondence linked to a Dialogporten Transmission"),
-    4001: (
-        401,
-        "You must use an Altinn token, DialogToken or log in to IDPorten as someone with access "
-        "to the resource and organization in Altinn Authorization",
-    ),
-    4002: (400, "Could not retrieve party uuid from lookup in Altinn Register"),
-    4006: (401, "Could not determine caller"),
-}
-"""The recipient endpoints' error codes, texts and statuses from `App/Errors.cs`."""
-
-_STATUS_TYPES = {
-    400: ("https://tools.ietf.org/html/rfc9110#section-15.5.1", "Bad Request"),
-    401: ("https://tools.ietf.org/html/rfc9110#section-15.5.2", "Unauthorized"),
-    404: ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
-}
 _SSN = re.compile(r"^\d{11}$")
 _ORG = re.compile(r"^(?:\d{9}|0192:\d{9})$")
 _W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
@@ -119,30 +90,6 @@ _KNOWN_PREFIXES = (
     PARTY_URN,
     "urn:altinn:party:uuid",
 )
-
-
-class RecipientError(Exception):
-    """A domain error of `ERRORS`; the route answers it as ProblemDetails."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(ERRORS[code][1])
-        self.code = code
-
-
-def problem(code: int) -> JSONResponse:
-    """ProblemDetails for `code` as `API/Helpers/ProblemDetailsHelper.cs` `ToProblemResult`
-    shapes it: RFC 9110 type/title of the status, `detail`, `errorCode`, `traceId`."""
-    status, detail = ERRORS[code]
-    type_, title = _STATUS_TYPES[status]
-    body = {
-        "type": type_,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "errorCode": code,
-        "traceId": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 # --- caller identity (src/Altinn.Correspondence.Common/Helpers/) ---------------------------
@@ -406,7 +353,7 @@ class RecipientActions:
         """`altinnRegisterService.LookUpPartyById(caller)`; unknown → 4002."""
         party_id = self.party_id_of(urn) if (urn and self.party_id_of) else None
         if urn is None or party_id is None:
-            raise RecipientError(4002)
+            raise A3Error(4002)
         party_uuid = self.party_uuid_of(urn) if self.party_uuid_of else None
         if party_uuid is None:
             party_uuid = uuid.uuid5(uuid.NAMESPACE_URL, urn)
@@ -426,10 +373,10 @@ class RecipientActions:
     def _load_checked(self, conn: sa.Connection, corr_id: UUID, caller: Caller) -> Loaded:
         loaded = load(conn, corr_id)
         if loaded is None:
-            raise RecipientError(1001)
+            raise A3Error(1001)
         # CheckAccessAsSender is not modelled (sender access is out of scope): False.
         if not self._has_recipient_access(caller, loaded):
-            raise RecipientError(4001)
+            raise A3Error(4001)
         return loaded
 
     def _after_commit(self, corr_id: UUID, job: bool, dialog: bool) -> None:
@@ -466,7 +413,7 @@ class RecipientActions:
             The `CorrespondenceOverviewExt` JSON (times ISO 8601 UTC; `status` by name).
 
         Raises:
-            RecipientError: 1001, 4001, 4002.
+            A3Error: 1001, 4001, 4002.
         """
         now = datetime.now(UTC)
         job = dialog = False
@@ -474,12 +421,12 @@ class RecipientActions:
             loaded = self._load_checked(conn, corr_id, caller)
             latest = loaded.highest_status()
             if latest is None or loaded.purged_status() is not None:
-                raise RecipientError(1001)
+                raise A3Error(1001)
             party_uuid, party_id = self._party(caller.party_urn)
             read_at: datetime | None = None
             if not caller.calling_as_sender:
                 if latest["Status"] not in AVAILABLE_FOR_RECIPIENT:
-                    raise RecipientError(1001)
+                    raise A3Error(1001)
                 if self._debounced_fetch(corr_id, party_uuid):
                     row = self._status_row(corr_id, FETCHED, now, party_uuid)
                     conn.execute(t.fetches.insert().values(**row))
@@ -601,16 +548,16 @@ class RecipientActions:
         Dialogporten activity (the real handler enqueues none).
 
         Raises:
-            RecipientError: as listed.
+            A3Error: as listed.
         """
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             loaded = self._load_checked(conn, corr_id, caller)
             self._check_current_status(loaded)
             if not loaded.status_has_been(FETCHED):
-                raise RecipientError(1024)
+                raise A3Error(1024)
             if loaded.status_has_been(READ):
-                raise RecipientError(1040)
+                raise A3Error(1040)
             party_uuid, party_id = self._party(caller.party_urn)
             conn.execute(
                 t.statuses.insert().values(**self._status_row(corr_id, READ, now, party_uuid))
@@ -626,9 +573,9 @@ class RecipientActions:
         """`ValidateCurrentStatus` of the markasread and confirm handlers."""
         current = loaded.highest_status()
         if current is None:
-            raise RecipientError(1015)
+            raise A3Error(1015)
         if current["Status"] not in AVAILABLE_FOR_RECIPIENT or current["Status"] in PURGED:
-            raise RecipientError(1001)
+            raise A3Error(1001)
 
     # --- POST /{id}/confirm ---------------------------------------------------------------
     def confirm(self, corr_id: UUID, caller: Caller) -> UUID:
@@ -644,7 +591,7 @@ class RecipientActions:
         answer (not 4 s later).
 
         Raises:
-            RecipientError: as listed.
+            A3Error: as listed.
             Crash: no dialog reference on the correspondence (500).
         """
         now = datetime.now(UTC)
@@ -652,11 +599,11 @@ class RecipientActions:
             loaded = self._load_checked(conn, corr_id, caller)
             self._check_current_status(loaded)
             if not loaded.status_has_been(FETCHED):
-                raise RecipientError(1025)
+                raise A3Error(1025)
             if loaded.status_has_been(CONFIRMED):
-                raise RecipientError(1041)
+                raise A3Error(1041)
             if not (caller.party_urn or "").strip():
-                raise RecipientError(4006)
+                raise A3Error(4006)
             party_uuid, party_id = self._party(caller.party_urn)
             if loaded.dialog_id is None:
                 # PatchCorrespondenceDialogToConfirmed: not migrating and no dialog → throws.
@@ -686,27 +633,27 @@ class RecipientActions:
         soft-delete in the background.
 
         Raises:
-            RecipientError: as listed.
+            A3Error: as listed.
         """
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             loaded = load(conn, corr_id)
             if loaded is None:
-                raise RecipientError(1001)
+                raise A3Error(1001)
             transmission = int(ReferenceTypeExt.DialogportenTransmissionId)
             if any(r["ReferenceType"] == transmission for r in loaded.external_references):
-                raise RecipientError(1043)
+                raise A3Error(1043)
             if not self._has_recipient_access(caller, loaded):
-                raise RecipientError(4001)
+                raise A3Error(4001)
             highest = loaded.highest_status()
             if highest is None:
-                raise RecipientError(1015)
+                raise A3Error(1015)
             if highest["Status"] in PURGED:
-                raise RecipientError(1014)
+                raise A3Error(1014)
             if highest["Status"] not in AVAILABLE_FOR_RECIPIENT:
-                raise RecipientError(1001)
+                raise A3Error(1001)
             if loaded.row["IsConfirmationNeeded"] and not loaded.status_has_been(CONFIRMED):
-                raise RecipientError(1026)
+                raise A3Error(1026)
             party_uuid, party_id = self._party(caller.party_urn)
         key = uuid.uuid5(corr_id, "PurgeCorrespondence")
         try:
@@ -757,7 +704,8 @@ def build_router(actions: RecipientActions) -> APIRouter:
     `app.state.verifier` (the same `TokenVerifier` as the migration API).
 
     Answers: 200 with the overview JSON, the body as `text/plain`, or the correspondence id as
-    a JSON string; ProblemDetails for `ERRORS`; 401/403 for a missing token / missing scope
+    a JSON string; ProblemDetails for the `A3Error`s raised (`problems.ERRORS`, answered by the
+    app's handler); 401/403 for a missing token / missing scope
     (raised as `TokenRejected`, answered by the app); an invalid GUID → 400 validation problem.
     The routes are not in the replica's (migration) OpenAPI document.
     """
@@ -765,41 +713,26 @@ def build_router(actions: RecipientActions) -> APIRouter:
 
     @router.get(BASE + "/{correspondenceId}")
     def get_overview(correspondenceId: UUID, caller: SenderOrRecipientCaller) -> Any:
-        try:
-            return JSONResponse(actions.overview(correspondenceId, caller, only_content=False))
-        except RecipientError as exc:
-            return problem(exc.code)
+        return JSONResponse(actions.overview(correspondenceId, caller, only_content=False))
 
     @router.get(BASE + "/{correspondenceId}/content")
     def get_content(correspondenceId: UUID, caller: RecipientCaller) -> Any:
         # MessageBodyHelpers.ConvertMixedToMarkdown (HTML → Markdown) is not replicated: the
         # stored body is returned as it is.
-        try:
-            body = actions.overview(correspondenceId, caller, only_content=True)
-        except RecipientError as exc:
-            return problem(exc.code)
+        body = actions.overview(correspondenceId, caller, only_content=True)
         text = (body.get("content") or {}).get("messageBody") or ""
         return PlainTextResponse(text)
 
     @router.post(BASE + "/{correspondenceId}/markasread")
     def mark_as_read(correspondenceId: UUID, caller: RecipientCaller) -> Any:
-        try:
-            return JSONResponse(str(actions.mark_as_read(correspondenceId, caller)))
-        except RecipientError as exc:
-            return problem(exc.code)
+        return JSONResponse(str(actions.mark_as_read(correspondenceId, caller)))
 
     @router.post(BASE + "/{correspondenceId}/confirm")
     def confirm(correspondenceId: UUID, caller: RecipientCaller) -> Any:
-        try:
-            return JSONResponse(str(actions.confirm(correspondenceId, caller)))
-        except RecipientError as exc:
-            return problem(exc.code)
+        return JSONResponse(str(actions.confirm(correspondenceId, caller)))
 
     @router.delete(BASE + "/{correspondenceId}/purge")
     def purge(correspondenceId: UUID, caller: SenderOrRecipientCaller) -> Any:
-        try:
-            return JSONResponse(str(actions.purge(correspondenceId, caller)))
-        except RecipientError as exc:
-            return problem(exc.code)
+        return JSONResponse(str(actions.purge(correspondenceId, caller)))
 
     return router
