@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,19 +70,29 @@ class Bridge:
             ]
 
 
-@pytest.fixture()
-def bridge(fresh_warehouse: Warehouse, tmp_path: Path) -> Iterator[Bridge]:
-    upgrade(fresh_warehouse)
+@contextmanager
+def serve_bridge(warehouse: Warehouse, data_dir: Path, **overrides: object) -> Iterator[Bridge]:
+    """The endpoint on a free port, checking tokens of a Maskinporten replica served over
+    HTTP, with `overrides` on its settings."""
+    upgrade(warehouse)
     replica = MaskinportenReplica()
     with ExitStack() as stack:
         mp_url = stack.enter_context(serve_in_thread(create_maskinporten(replica)))
         replica.issuer = f"{mp_url}/"
-        settings = settings_for(fresh_warehouse, tmp_path, maskinporten_token_url=f"{mp_url}/token")
-        endpoint = SblBridgeEndpoint(settings, fresh_warehouse)
+        settings = settings_for(
+            warehouse, data_dir, maskinporten_token_url=f"{mp_url}/token", **overrides
+        )
+        endpoint = SblBridgeEndpoint(settings, warehouse)
         port = stack.enter_context(
             serving("127.0.0.1", 0, CollectorRegistry(), lambda: None, [endpoint])
         )
-        yield Bridge(f"http://127.0.0.1:{port}", replica, fresh_warehouse)
+        yield Bridge(f"http://127.0.0.1:{port}", replica, warehouse)
+
+
+@pytest.fixture()
+def bridge(fresh_warehouse: Warehouse, tmp_path: Path) -> Iterator[Bridge]:
+    with serve_bridge(fresh_warehouse, tmp_path) as served:
+        yield served
 
 
 def test_an_event_is_stored_once_however_often_a3_sends_it(bridge: Bridge) -> None:
@@ -190,28 +200,9 @@ def test_a_malformed_chunked_body_is_a_400(bridge: Bridge) -> None:
 def test_keys_that_cannot_be_fetched_are_a_503_not_the_callers_fault(
     fresh_warehouse: Warehouse, tmp_path: Path
 ) -> None:
-    upgrade(fresh_warehouse)
-    replica = MaskinportenReplica()
-    with ExitStack() as stack:
-        mp_url = stack.enter_context(serve_in_thread(create_maskinporten(replica)))
-        replica.issuer = f"{mp_url}/"
-        settings = settings_for(
-            fresh_warehouse,
-            tmp_path,
-            maskinporten_token_url=f"{mp_url}/token",
-            sbl_bridge_jwks_url=f"http://127.0.0.1:{free_port()}/jwk",  # nobody listens
-        )
-        endpoint = SblBridgeEndpoint(settings, fresh_warehouse)
-        port = stack.enter_context(
-            serving("127.0.0.1", 0, CollectorRegistry(), lambda: None, [endpoint])
-        )
-        token = replica.issue_token("a3", [SCOPE], replica.issuer)["access_token"]
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}{PATH}",
-            json=EVENT,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
+    nobody = f"http://127.0.0.1:{free_port()}/jwk"  # nobody listens there
+    with serve_bridge(fresh_warehouse, tmp_path, sbl_bridge_jwks_url=nobody) as served:
+        answer = served.post(EVENT, served.token(SCOPE))
     assert answer.status_code == 503 and answer.headers["Retry-After"]
     assert "127.0.0.1" not in answer.text  # the daemon's own set-up is not the caller's business
 
@@ -224,32 +215,7 @@ def test_only_post_is_allowed(bridge: Bridge) -> None:
 def test_once_altinn_2_is_off_the_endpoint_is_gone(
     fresh_warehouse: Warehouse, tmp_path: Path
 ) -> None:
-    upgrade(fresh_warehouse)
-    replica = MaskinportenReplica()
-    with ExitStack() as stack:
-        mp_url = stack.enter_context(serve_in_thread(create_maskinporten(replica)))
-        replica.issuer = f"{mp_url}/"
-        settings = settings_for(
-            fresh_warehouse,
-            tmp_path,
-            maskinporten_token_url=f"{mp_url}/token",
-            a2_endpoints_disabled=True,
-        )
-        port = stack.enter_context(
-            serving(
-                "127.0.0.1",
-                0,
-                CollectorRegistry(),
-                lambda: None,
-                [SblBridgeEndpoint(settings, fresh_warehouse)],
-            )
-        )
-        token = replica.issue_token("a3", [SCOPE], replica.issuer)["access_token"]
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}{PATH}",
-            json=EVENT,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
+    with serve_bridge(fresh_warehouse, tmp_path, a2_endpoints_disabled=True) as served:
+        answer = served.post(EVENT, served.token(SCOPE))
     assert answer.status_code == 410
     assert "Altinn 2 is no longer supported" in answer.text
