@@ -369,32 +369,31 @@ class A2PartyLookup:
         self.settings = settings
         self._engine: sa.Engine | None = None
 
-    def __call__(self, party_uuid: Any) -> str | None:
+    def _first(self, sql: str, params: dict[str, Any]) -> sa.Row[Any] | None:
+        """The first row of `sql` on the A2 source (its engine made at the first call), or
+        None when there is none, no source yet or no such table: Register "does not know" the
+        party."""
         try:
             if self._engine is None:
                 from loaders.source import resolve_a2_url
 
                 self._engine = sa.create_engine(resolve_a2_url(self.settings))
-            forms = [str(party_uuid), str(party_uuid).upper(), party_uuid.hex]
             with self._engine.connect() as conn:
-                row = conn.execute(
-                    sa.text(
-                        "select ssn, org_number, username from a2_party "
-                        "where party_uuid in (:a, :b, :c)"
-                    ),
-                    dict(zip("abc", forms, strict=True)),
-                ).first()
-        except Exception:  # no source yet, no table: Register "does not know" the party
+                return conn.execute(sa.text(sql), params).first()
+        except Exception:
             return None
+
+    def __call__(self, party_uuid: Any) -> str | None:
+        forms = [str(party_uuid), str(party_uuid).upper(), party_uuid.hex]
+        row = self._first(
+            "select ssn, org_number, username from a2_party where party_uuid in (:a, :b, :c)",
+            dict(zip("abc", forms, strict=True)),
+        )
         if row is None:
             return None
-        ssn, org, username = (str(v).strip() if v is not None else "" for v in row)
-        if ssn:
-            return f"urn:altinn:person:identifier-no:{ssn}"
-        if org:
-            return f"urn:altinn:organization:identifier-no:{org}"
-        if username:
-            return f"urn:altinn:person:legacy-selfidentified:{username}"
+        for (prefix, _), value in zip(_URN_COLUMNS.items(), row, strict=True):
+            if value is not None and str(value).strip():
+                return f"{prefix}{str(value).strip()}"
         return None
 
     def party_uuid(self, urn: str) -> UUID | None:
@@ -413,27 +412,21 @@ class A2PartyLookup:
 
     def _find(self, urn: str, column: str) -> Any:
         """`column` of the party with the lowest id that `urn` names, or None."""
-        columns = {
-            "urn:altinn:person:identifier-no:": "ssn",
-            "urn:altinn:organization:identifier-no:": "org_number",
-            "urn:altinn:person:legacy-selfidentified:": "username",
-        }
-        prefix = next((p for p in columns if urn.lower().startswith(p)), None)
+        prefix = next((p for p in _URN_COLUMNS if urn.lower().startswith(p)), None)
         if prefix is None:
             return None
-        try:
-            if self._engine is None:
-                from loaders.source import resolve_a2_url
+        row = self._first(
+            f"select {column} from a2_party where {_URN_COLUMNS[prefix]} = :value "
+            "order by party_id limit 1",
+            {"value": urn[len(prefix) :]},
+        )
+        return None if row is None else row[0]
 
-                self._engine = sa.create_engine(resolve_a2_url(self.settings))
-            with self._engine.connect() as conn:
-                found = conn.execute(
-                    sa.text(
-                        f"select {column} from a2_party where {columns[prefix]} = :value "
-                        "order by party_id limit 1"
-                    ),
-                    {"value": urn[len(prefix) :]},
-                ).scalar()
-        except Exception:  # no source yet, no table: Register "does not know" the party
-            return None
-        return found
+
+_URN_COLUMNS = {
+    "urn:altinn:person:identifier-no:": "ssn",
+    "urn:altinn:organization:identifier-no:": "org_number",
+    "urn:altinn:person:legacy-selfidentified:": "username",
+}
+"""A party URN's prefix → the `a2_party` column after it, in the order a URN is chosen for a
+party (person number, then organisation number, then user name)."""
